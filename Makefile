@@ -1,0 +1,53 @@
+# Stratus developer commands. `make help` lists them.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help venv up up-emulated up-lambda test lint typecheck pytest bench migrate clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
+
+$(STAMP): requirements/dev.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements/dev.lock
+	@# The first-party code runs from the checkout: the repo root (functions/, local/, tests/)
+	@# and the shared layer's python/ folder, exactly as Lambda lays them out.
+	site=$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') && \
+	  printf '%s\n%s\n' "$(CURDIR)" "$(CURDIR)/layers/stratus/python" > "$$site/stratus-dev.pth"
+	touch $(STAMP)
+
+venv: $(STAMP) ## Create the virtualenv and install the pinned dependencies
+
+up: $(STAMP) ## Run the whole local stack in the foreground (Ctrl-C stops it)
+	$(BIN)/python -m local $(ARGS)
+
+up-emulated: $(STAMP) ## Run the local stack with the model-host emulator
+	$(BIN)/python -m local --emulate-model-host $(ARGS)
+
+up-lambda: $(STAMP) ## Run the local stack, serving auth and rag through their Lambda handlers
+	$(BIN)/python -m local --lambda-mode $(ARGS)
+
+migrate: $(STAMP) ## Apply database migrations to DATABASE_URL
+	$(BIN)/python -m stratus.migrations
+
+lint: $(STAMP) ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP) ## mypy (strict)
+	$(BIN)/mypy
+
+pytest: $(STAMP) ## pytest only
+	$(BIN)/pytest
+
+test: lint typecheck pytest ## Lint, type-check and run the whole test suite
+
+bench: $(STAMP) ## Run the benchmarks and print their figures
+	$(BIN)/python -m tests.benchmarks
+
+clean: ## Remove the virtualenv (keeps ./data)
+	rm -rf $(VENV)

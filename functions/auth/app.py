@@ -1,0 +1,29 @@
+"""The auth function.
+
+Accounts, sessions, API keys and admin (Open WebUI's `/api/v1/auths` and `/api/v1/users`).
+
+``create_app()`` is cheap and does no I/O; pools and clients are built on first use.
+"""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.types import ControllerRouterHandler
+
+from stratus import probes
+from stratus.web.plugin import StratusPlugin
+
+SERVICE = "auth"
+READINESS = (probes.POSTGRES, probes.DYNAMODB)
+
+
+def route_handlers() -> list[ControllerRouterHandler]:
+    """This function's routes, without health: the local stack composes these into one app."""
+    return []
+
+
+def create_app() -> Litestar:
+    return Litestar(
+        route_handlers=route_handlers(),
+        plugins=[StratusPlugin(service=SERVICE, readiness=READINESS)],
+    )

@@ -1,0 +1,29 @@
+"""The chat function.
+
+The OpenAI-compatible streaming gateway to the model host, with chat history and stop.
+
+``create_app()`` is cheap and does no I/O; pools and clients are built on first use.
+"""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.types import ControllerRouterHandler
+
+from stratus import probes
+from stratus.web.plugin import StratusPlugin
+
+SERVICE = "chat"
+READINESS = (probes.POSTGRES, probes.DYNAMODB, probes.MODEL_HOST)
+
+
+def route_handlers() -> list[ControllerRouterHandler]:
+    """This function's routes, without health: the local stack composes these into one app."""
+    return []
+
+
+def create_app() -> Litestar:
+    return Litestar(
+        route_handlers=route_handlers(),
+        plugins=[StratusPlugin(service=SERVICE, readiness=READINESS)],
+    )

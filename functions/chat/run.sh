@@ -1,0 +1,11 @@
+#!/bin/sh
+# Lambda entry point of the chat function, started by the AWS Lambda Web Adapter.
+# The adapter (AWS_LAMBDA_EXEC_WRAPPER=/opt/bootstrap, AWS_LWA_INVOKE_MODE=response_stream) runs
+# this script as the function's handler, waits for AWS_LWA_READINESS_CHECK_PATH to answer on
+# AWS_LWA_PORT, then streams every response through API Gateway as it is written.
+# Same command in tests: tests/handler/test_chat_web_adapter.py runs this script.
+set -eu
+PORT="${AWS_LWA_PORT:-${PORT:-8080}}"
+exec python -m uvicorn functions.chat.app:create_app --factory \
+  --host 127.0.0.1 --port "$PORT" \
+  --no-access-log --timeout-keep-alive 75 --lifespan on

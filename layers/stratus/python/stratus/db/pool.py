@@ -1,0 +1,69 @@
+"""The process's Postgres pool.
+
+RDS Proxy multiplexes connections only while a session is not pinned, so nothing here sets session
+state, takes advisory locks or uses named prepared statements (``prepare_threshold=None``; psycopg
+would otherwise prepare a query after its fifth run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from stratus.errors import ServiceUnavailableError
+from stratus.resources import PerLoop
+from stratus.settings import database_settings
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+    from psycopg_pool import AsyncConnectionPool
+
+
+async def _build_pool() -> AsyncConnectionPool:
+    from psycopg_pool import AsyncConnectionPool
+
+    settings = database_settings()
+    pool = AsyncConnectionPool(
+        settings.url,
+        min_size=1,
+        max_size=settings.pool_size,
+        timeout=settings.pool_timeout,
+        kwargs={"prepare_threshold": None},
+        check=AsyncConnectionPool.check_connection if settings.check_on_checkout else None,
+        open=False,
+        name="stratus",
+    )
+    # Don't wait for the first connection here: a down database should surface as a 503 from
+    # the request that needs it, not as a failure to build the pool.
+    await pool.open(wait=False)
+    return pool
+
+
+_pool: PerLoop[AsyncConnectionPool] = PerLoop(_build_pool)
+
+
+async def get_pool() -> AsyncConnectionPool:
+    return await _pool.get()
+
+
+@asynccontextmanager
+async def connection() -> AsyncIterator[AsyncConnection]:
+    """A pooled connection in a transaction: committed on success, rolled back on error."""
+    from psycopg_pool import PoolTimeout
+
+    pool = await get_pool()
+    try:
+        async with pool.connection() as conn:
+            yield conn
+    except PoolTimeout:
+        raise ServiceUnavailableError(
+            "The database is busy or unavailable; try again shortly.", retry_after=2
+        ) from None
+
+
+async def close_pool() -> None:
+    pool = _pool.current()
+    if pool is not None:
+        _pool.forget()
+        await pool.close()

@@ -1,0 +1,150 @@
+"""Primitives over the ephemeral table. Chat's stop flags and auth's limiter build on these."""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio.to_thread
+
+from stratus.ephemeral.table import ephemeral_model
+from stratus.errors import ServiceUnavailableError
+from stratus.settings import AwsSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    pk: str
+    sk: str
+    expires_at: int
+    owner: str | None
+    value: str | None
+    count: int | None
+
+
+class EphemeralStore:
+    """Async wrapper over the synchronous pynamodb model; every call runs in a worker thread.
+
+    DynamoDB failures become ``ServiceUnavailableError`` so each caller chooses its own policy:
+    the login limiter fails closed, the chat stop-poll carries on.
+    """
+
+    def __init__(self, settings: AwsSettings | None = None, clock: Any = time.time) -> None:
+        self._settings = settings
+        self._clock = clock
+
+    @property
+    def _model(self) -> Any:
+        return ephemeral_model(self._settings)
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(int(self._clock()), UTC)
+
+    def _expiry(self, ttl_seconds: int) -> datetime:
+        return datetime.fromtimestamp(int(self._clock()) + ttl_seconds, UTC)
+
+    async def put(
+        self,
+        pk: str,
+        sk: str,
+        *,
+        ttl_seconds: int,
+        owner: str | None = None,
+        value: str | None = None,
+        only_if_absent: bool = False,
+    ) -> bool:
+        """Write an entry. With ``only_if_absent``, return False if a live entry already exists."""
+        model = self._model
+        now = self._now()
+        item = model(pk, sk, expires_at=self._expiry(ttl_seconds), owner=owner, value=value)
+        condition = None
+        if only_if_absent:
+            # An expired entry that TTL has not swept yet counts as absent.
+            condition = model.pk.does_not_exist() | (model.expires_at <= now)
+        return bool(await self._run(self._put_item, item, condition))
+
+    @staticmethod
+    def _put_item(item: Any, condition: Any) -> bool:
+        from pynamodb.exceptions import PutError
+
+        try:
+            item.save(condition=condition)
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    async def get(self, pk: str, sk: str) -> Entry | None:
+        item = await self._run(self._get_item, pk, sk)
+        if item is None or item.expires_at <= self._now():
+            return None
+        return _entry(item)
+
+    def _get_item(self, pk: str, sk: str) -> Any:
+        model = self._model
+        try:
+            return model.get(pk, sk, consistent_read=True)
+        except model.DoesNotExist:
+            return None
+
+    async def delete(self, pk: str, sk: str) -> None:
+        await self._run(lambda: self._model(pk, sk).delete())
+
+    async def increment(self, pk: str, sk: str, *, ttl_seconds: int) -> int:
+        """Atomically add one to a counter and return the new value.
+
+        A counter whose entry has expired starts again from one, so a fixed window keyed by
+        ``sk`` resets even before TTL deletes the old item.
+        """
+        return int(await self._run(self._increment, pk, sk, ttl_seconds))
+
+    def _increment(self, pk: str, sk: str, ttl_seconds: int) -> int:
+        from pynamodb.exceptions import UpdateError
+
+        model = self._model
+        item = model(pk, sk)
+        now, expiry = self._now(), self._expiry(ttl_seconds)
+        try:
+            # The window's expiry is set by the first hit only; later hits must not extend it.
+            item.update(
+                actions=[model.counter.add(1), model.expires_at.set(model.expires_at | expiry)],
+                condition=model.pk.does_not_exist() | (model.expires_at > now),
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            item.update(actions=[model.counter.set(1), model.expires_at.set(expiry)])
+        return int(item.counter)
+
+    async def ping(self) -> None:
+        await self._run(lambda: self._model.describe_table())
+
+    async def _run(self, func: Any, *args: Any) -> Any:
+        from pynamodb.exceptions import PynamoDBException
+
+        try:
+            return await anyio.to_thread.run_sync(functools.partial(func, *args))
+        except PynamoDBException:
+            raise ServiceUnavailableError(
+                "Shared state store is unavailable; try again shortly.", retry_after=2
+            ) from None
+
+
+def _entry(item: Any) -> Entry:
+    return Entry(
+        pk=item.pk,
+        sk=item.sk,
+        expires_at=int(item.expires_at.timestamp()),
+        owner=item.owner,
+        value=item.value,
+        count=int(item.counter) if item.counter is not None else None,
+    )
+
+
+@functools.cache
+def get_ephemeral_store() -> EphemeralStore:
+    return EphemeralStore()

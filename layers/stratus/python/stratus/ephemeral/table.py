@@ -1,0 +1,53 @@
+"""The pynamodb model for the ephemeral table, built on first use from settings.
+
+The class is made at run time because pynamodb reads its table name and endpoint from ``Meta``,
+and settings must not be read at import.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from stratus.settings import AwsSettings, aws_settings
+
+
+def ephemeral_model(settings: AwsSettings | None = None) -> Any:
+    return _model_for(settings or aws_settings())
+
+
+@functools.cache
+def _model_for(resolved: AwsSettings) -> Any:
+    """One model class per distinct settings value; pynamodb keeps one connection per class."""
+    from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+    from pynamodb.models import Model
+
+    class EphemeralItem(Model):
+        class Meta:
+            table_name = resolved.dynamodb_table
+            region = resolved.region
+            host = resolved.dynamodb_endpoint
+            billing_mode = "PAY_PER_REQUEST"
+            # Short timeouts and bounded retries: callers decide whether to fail open or closed.
+            connect_timeout_seconds = 2
+            read_timeout_seconds = 2
+            max_retry_attempts = 2
+
+        pk = UnicodeAttribute(hash_key=True)
+        sk = UnicodeAttribute(range_key=True)
+        # Stored as epoch seconds, the form DynamoDB's TTL needs; create_table() enables TTL on it.
+        # Readers still compare it with the clock, because the TTL sweeper runs late.
+        expires_at = TTLAttribute()
+        owner = UnicodeAttribute(null=True)
+        value = UnicodeAttribute(null=True)
+        # "count" would shadow Model.count(); store it under the short name "n".
+        counter = NumberAttribute(null=True, attr_name="n")
+
+    return EphemeralItem
+
+
+def create_table(settings: AwsSettings | None = None) -> None:
+    """Create the table (TTL on ``expires_at``) if missing. Used by the local stack and tests."""
+    model = ephemeral_model(settings)
+    if not model.exists():
+        model.create_table(wait=True)

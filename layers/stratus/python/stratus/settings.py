@@ -1,0 +1,218 @@
+"""Typed settings, read from the environment in this one module and validated on first use.
+
+Each section has its own cached loader so a function reads only what it needs: the auth function
+never touches ``OLLAMA_BASE_URL``. Variable names follow Open WebUI's where one exists.
+Call ``reset_settings()`` after changing ``os.environ`` (tests do).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from stratus.env import EnvReader
+from stratus.errors import ConfigError
+
+
+def in_lambda(environ: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if environ is None else environ
+    return bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+
+def _check_http_url(name: str, url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ConfigError(f"{name} must be an http(s) URL")
+    return url.rstrip("/")
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    cors_allow_origins: tuple[str, ...]
+    forwarded_allow_ips: tuple[str, ...]
+    log_level: str
+    human_logs: bool
+    expose_upstream_urls: bool
+    readiness_timeout: float
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> WebSettings:
+        env = EnvReader(environ)
+        origins = env.items("CORS_ALLOW_ORIGIN")
+        if "*" in origins and len(origins) > 1:
+            raise ConfigError("CORS_ALLOW_ORIGIN: '*' cannot be combined with other origins")
+        return cls(
+            cors_allow_origins=origins,
+            # uvicorn's convention is commas; accept semicolons like the other list variables.
+            forwarded_allow_ips=env.items("FORWARDED_ALLOW_IPS", ("127.0.0.1",), separators=",;"),
+            log_level=env.text("LOG_LEVEL", env.text("POWERTOOLS_LOG_LEVEL", "INFO")).upper(),
+            human_logs=env.flag("STRATUS_HUMAN_LOGS", False),
+            expose_upstream_urls=env.flag("STRATUS_EXPOSE_UPSTREAM_URLS", False),
+            readiness_timeout=env.number("STRATUS_READINESS_TIMEOUT", 2.0, minimum=0.1),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    url: str
+    pool_size: int
+    pool_timeout: float
+    check_on_checkout: bool
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> DatabaseSettings:
+        env = EnvReader(environ)
+        url = env.optional("DATABASE_URL")
+        if not url:
+            raise ConfigError("DATABASE_URL is not set (the local stack sets it for you)")
+        if not url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("DATABASE_URL must be a postgresql:// URL")
+        lambda_env = in_lambda(environ)
+        # One connection per execution environment in Lambda: RDS Proxy does the pooling.
+        default_size = 1 if lambda_env else 5
+        return cls(
+            url=url,
+            pool_size=env.integer("DATABASE_POOL_SIZE", default_size, minimum=1),
+            pool_timeout=env.number("DATABASE_POOL_TIMEOUT", 5.0, minimum=0.1),
+            # A thawed Lambda may hold a connection the proxy already closed.
+            check_on_checkout=lambda_env,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AwsSettings:
+    region: str
+    dynamodb_table: str
+    dynamodb_endpoint: str | None
+    s3_endpoint: str | None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> AwsSettings:
+        env = EnvReader(environ)
+        return cls(
+            region=env.first_set("AWS_REGION", "AWS_DEFAULT_REGION") or "us-east-1",
+            dynamodb_table=env.text("STRATUS_DYNAMODB_TABLE", "stratus-ephemeral"),
+            dynamodb_endpoint=env.first_set("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"),
+            s3_endpoint=env.first_set("S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSettings:
+    provider: str
+    upload_dir: Path
+    s3_bucket: str | None
+    s3_key_prefix: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> StorageSettings:
+        env = EnvReader(environ)
+        provider = env.text("STORAGE_PROVIDER", "local").lower()
+        if provider not in {"local", "s3"}:
+            raise ConfigError("STORAGE_PROVIDER must be 'local' or 's3'")
+        bucket = env.optional("S3_BUCKET_NAME")
+        if provider == "s3" and not bucket:
+            raise ConfigError("S3_BUCKET_NAME is required when STORAGE_PROVIDER=s3")
+        data_dir = Path(env.text("STRATUS_DATA_DIR", env.text("DATA_DIR", "./data")))
+        return cls(
+            provider=provider,
+            upload_dir=Path(env.text("UPLOAD_DIR", str(data_dir / "uploads"))).resolve(),
+            s3_bucket=bucket,
+            s3_key_prefix=env.text("S3_KEY_PREFIX", "").strip("/"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ModelHostSettings:
+    ollama_base_urls: tuple[str, ...]
+    ollama_api_key: str | None
+    enable_ollama_api: bool
+    openai_api_base_urls: tuple[str, ...]
+    openai_api_keys: tuple[str, ...]
+    enable_openai_api: bool
+    connect_timeout: float
+    read_timeout: float
+    idle_timeout: float
+
+    @property
+    def ollama_base_url(self) -> str:
+        return self.ollama_base_urls[0]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> ModelHostSettings:
+        env = EnvReader(environ)
+        ollama = env.items("OLLAMA_BASE_URLS") or (
+            env.text("OLLAMA_BASE_URL", "http://localhost:11434"),
+        )
+        openai = env.items("OPENAI_API_BASE_URLS") or tuple(
+            u for u in (env.optional("OPENAI_API_BASE_URL"),) if u
+        )
+        keys = env.items("OPENAI_API_KEYS") or tuple(
+            k for k in (env.optional("OPENAI_API_KEY"),) if k
+        )
+        if openai and len(keys) not in {0, 1, len(openai)}:
+            raise ConfigError("OPENAI_API_KEYS must have one key per OPENAI_API_BASE_URLS entry")
+        return cls(
+            ollama_base_urls=tuple(_check_http_url("OLLAMA_BASE_URL", u) for u in ollama),
+            ollama_api_key=env.optional("OLLAMA_API_KEY"),
+            enable_ollama_api=env.flag("ENABLE_OLLAMA_API", True),
+            openai_api_base_urls=tuple(_check_http_url("OPENAI_API_BASE_URL", u) for u in openai),
+            openai_api_keys=keys,
+            enable_openai_api=env.flag("ENABLE_OPENAI_API", True),
+            connect_timeout=env.number("STRATUS_MODEL_CONNECT_TIMEOUT", 3.0, minimum=0.05),
+            read_timeout=env.number("STRATUS_MODEL_READ_TIMEOUT", 120.0, minimum=0.05),
+            idle_timeout=env.number("STRATUS_MODEL_IDLE_TIMEOUT", 30.0, minimum=0.0),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetrySettings:
+    """Accepted for compatibility with Open WebUI deployments. Stratus sends no telemetry at all."""
+
+    do_not_track: bool
+    anonymized_telemetry: bool
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> TelemetrySettings:
+        env = EnvReader(environ)
+        return cls(
+            do_not_track=env.flag("DO_NOT_TRACK", True),
+            anonymized_telemetry=env.flag("ANONYMIZED_TELEMETRY", False),
+        )
+
+
+@functools.cache
+def web_settings() -> WebSettings:
+    return WebSettings.from_env(os.environ)
+
+
+@functools.cache
+def database_settings() -> DatabaseSettings:
+    return DatabaseSettings.from_env(os.environ)
+
+
+@functools.cache
+def aws_settings() -> AwsSettings:
+    return AwsSettings.from_env(os.environ)
+
+
+@functools.cache
+def storage_settings() -> StorageSettings:
+    return StorageSettings.from_env(os.environ)
+
+
+@functools.cache
+def model_host_settings() -> ModelHostSettings:
+    return ModelHostSettings.from_env(os.environ)
+
+
+_LOADERS = (web_settings, database_settings, aws_settings, storage_settings, model_host_settings)
+
+
+def reset_settings() -> None:
+    for loader in _LOADERS:
+        loader.cache_clear()

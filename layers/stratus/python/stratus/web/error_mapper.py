@@ -1,0 +1,111 @@
+"""The one place that turns exceptions into HTTP responses.
+
+``/v1/...`` answers in OpenAI's shape ``{"error": {"message", "type", "param", "code"}}`` because
+the official SDKs parse it; every other route answers ``{"detail": "..."}`` as Open WebUI does.
+Bodies never carry stack traces, internal paths or upstream URLs: unexpected errors are logged
+with the request's correlation id and answered with a generic message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from stratus.errors import StratusError
+from stratus.observability import get_logger
+
+_OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    409: "conflict_error",
+    413: "invalid_request_error",
+    415: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+def uses_openai_shape(path: str) -> bool:
+    return path == "/v1" or path.startswith("/v1/")
+
+
+def _validation_message(exc: ValidationException) -> tuple[str, str | None]:
+    problems = exc.extra if isinstance(exc.extra, list) else []
+    parts: list[str] = []
+    first_key: str | None = None
+    for problem in problems:
+        if not isinstance(problem, dict):
+            continue
+        key = problem.get("key")
+        message = str(problem.get("message", "invalid value"))
+        if key and first_key is None:
+            first_key = str(key)
+        parts.append(f"{key}: {message}" if key else message)
+    text = "; ".join(parts) if parts else "The request body or parameters are invalid."
+    return f"Invalid request: {text}", first_key
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    status: int
+    message: str
+    error_type: str
+    param: str | None = None
+    code: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def describe(exc: Exception) -> ErrorInfo:
+    """The client-safe facts about any exception."""
+    if isinstance(exc, StratusError):
+        return ErrorInfo(
+            exc.status_code, exc.message, exc.error_type, exc.param, exc.code, exc.headers
+        )
+    if isinstance(exc, ValidationException):
+        message, param = _validation_message(exc)
+        return ErrorInfo(422, message, "invalid_request_error", param)
+    if isinstance(exc, HTTPException) and exc.status_code < 500:
+        status = exc.status_code
+        headers = dict(exc.headers or {})
+        return ErrorInfo(
+            status,
+            str(exc.detail),
+            _OPENAI_TYPES.get(status, "invalid_request_error"),
+            headers=headers,
+        )
+    if isinstance(exc, HTTPException) and exc.status_code == 503:
+        return ErrorInfo(503, "Service unavailable; try again shortly.", "service_unavailable")
+    return ErrorInfo(500, "Internal server error.", "server_error")
+
+
+def error_body(path: str, info: ErrorInfo) -> dict[str, Any]:
+    if uses_openai_shape(path):
+        return {
+            "error": {
+                "message": info.message,
+                "type": info.error_type,
+                "param": info.param,
+                "code": info.code,
+            }
+        }
+    return {"detail": info.message}
+
+
+def map_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    info = describe(exc)
+    if info.status >= 500:
+        get_logger().exception(
+            "request failed", extra={"status": info.status, "error": type(exc).__name__}
+        )
+    return Response(
+        content=error_body(request.url.path, info),
+        status_code=info.status,
+        headers=info.headers,
+        media_type=MediaType.JSON,
+    )

@@ -1,0 +1,70 @@
+"""Liveness (``/healthz``, no I/O) and readiness (``/readyz``, every dependency by name).
+
+Readiness runs the probes concurrently, each under a short timeout, and reports status and latency
+for each. Any required dependency down gives 503; the model host only makes the service
+"degraded", because auth, chats and files still work without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import MediaType, Response, get
+from litestar.handlers import HTTPRouteHandler
+
+from stratus import __version__
+from stratus.settings import web_settings
+from stratus.web.access import Access, access
+
+
+@dataclass(frozen=True, slots=True)
+class ReadinessCheck:
+    name: str
+    probe: Callable[[], Awaitable[None]]
+    required: bool = True
+
+
+async def _run(check: ReadinessCheck, budget_seconds: float) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(check.probe(), budget_seconds)
+        outcome: dict[str, Any] = {"status": "ok"}
+    except TimeoutError:
+        outcome = {"status": "fail", "error": f"no answer within {budget_seconds:g}s"}
+    except Exception as exc:  # a probe reports any failure; it must never raise out of /readyz
+        outcome = {"status": "fail", "error": f"unavailable ({type(exc).__name__})"}
+    outcome["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    outcome["required"] = check.required
+    return outcome
+
+
+async def readiness(checks: Sequence[ReadinessCheck]) -> tuple[int, dict[str, Any]]:
+    timeout = web_settings().readiness_timeout
+    results = await asyncio.gather(*(_run(check, timeout) for check in checks))
+    report = {check.name: result for check, result in zip(checks, results, strict=True)}
+    failed_required = any(r["status"] != "ok" and r["required"] for r in report.values())
+    degraded = any(r["status"] != "ok" for r in report.values())
+    status = "fail" if failed_required else "degraded" if degraded else "ok"
+    return (503 if failed_required else 200), {"status": status, "checks": report}
+
+
+def health_route_handlers(service: str, checks: Sequence[ReadinessCheck]) -> list[HTTPRouteHandler]:
+    @get("/healthz", opt=access(Access.PUBLIC), include_in_schema=False, sync_to_thread=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": service, "version": __version__}
+
+    @get("/readyz", opt=access(Access.PUBLIC), include_in_schema=False)
+    async def readyz() -> Response[dict[str, Any]]:
+        status_code, body = await readiness(checks)
+        return Response(
+            {**body, "service": service},
+            status_code=status_code,
+            media_type=MediaType.JSON,
+            headers={"cache-control": "no-store"},
+        )
+
+    return [healthz, readyz]

@@ -1,0 +1,54 @@
+"""``StratusPlugin``: the one place that wires errors, request context, CORS and health.
+
+Each function's ``create_app()`` and the local composed app use it, so errors, auth and OpenAPI
+behave the same in Lambda and on a laptop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from litestar.config.app import AppConfig
+from litestar.config.cors import CORSConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins import InitPluginProtocol
+
+from stratus import __version__
+from stratus.settings import web_settings
+from stratus.web.error_mapper import map_exception
+from stratus.web.health import ReadinessCheck, health_route_handlers
+from stratus.web.request_context import request_context_middleware
+
+
+async def close_resources() -> None:
+    # Imported here so that building an app never imports the HTTP or database drivers.
+    from stratus.db import close_pool
+    from stratus.modelhost import close_model_host
+
+    await close_model_host()
+    await close_pool()
+
+
+class StratusPlugin(InitPluginProtocol):
+    def __init__(self, *, service: str, readiness: Sequence[ReadinessCheck]) -> None:
+        self.service = service
+        self.readiness = tuple(readiness)
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        settings = web_settings()
+        app_config.route_handlers.extend(health_route_handlers(self.service, self.readiness))
+        app_config.exception_handlers = {Exception: map_exception}
+        app_config.middleware.insert(0, request_context_middleware)
+        # No cross-origin access unless the operator lists origins.
+        if settings.cors_allow_origins:
+            app_config.cors_config = CORSConfig(
+                allow_origins=list(settings.cors_allow_origins),
+                allow_credentials="*" not in settings.cors_allow_origins,
+            )
+        app_config.openapi_config = OpenAPIConfig(
+            title=f"Stratus {self.service}", version=__version__, path="/docs"
+        )
+        app_config.logging_config = None
+        app_config.debug = False
+        app_config.on_shutdown.append(close_resources)
+        return app_config

@@ -1,0 +1,61 @@
+"""Shared fixtures: real embedded Postgres with pgvector and moto's server, both on loopback.
+
+Services start once per test session in a private temp directory, so parallel test runs and a
+running local stack never share state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.services import MotoServer, embedded_postgres, moto_server, patched_environ
+
+# An address nothing listens on: tests that need a model host start the emulator explicitly.
+UNREACHABLE_MODEL_HOST = "http://127.0.0.1:9"
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from stratus.migrations import apply_migrations
+
+    with embedded_postgres(tmp_path_factory.mktemp("pg") / "pgdata") as url:
+        apply_migrations(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[MotoServer]:
+    with moto_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def stack_env(
+    postgres_url: str, moto: MotoServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    """The environment a deployed function would see, pointing at the session's services."""
+    from stratus.ephemeral.table import create_table
+
+    data_dir: Path = tmp_path_factory.mktemp("data")
+    env = {
+        "DATABASE_URL": postgres_url,
+        "STRATUS_DATA_DIR": str(data_dir),
+        "STRATUS_DYNAMODB_TABLE": "stratus-test",
+        "OLLAMA_BASE_URL": UNREACHABLE_MODEL_HOST,
+        "STRATUS_READINESS_TIMEOUT": "2",
+        "POWERTOOLS_METRICS_NAMESPACE": "StratusTest",
+        **moto.env(),
+    }
+    with patched_environ(env):
+        create_table()
+        yield env
+
+
+@pytest.fixture
+def env(stack_env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """Per-test overlay: tests may change variables; everything is restored afterwards."""
+    with patched_environ({}):
+        yield stack_env

@@ -1,0 +1,77 @@
+"""Real backing services for tests and benchmarks: embedded Postgres, moto's server on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def embedded_postgres(data_dir: Path) -> Iterator[str]:
+    """A real PostgreSQL 18 + pgvector server in ``data_dir``; yields a database URL."""
+    from local.postgres import start_embedded_postgres
+
+    server = start_embedded_postgres(data_dir)
+    try:
+        yield server.database_url
+    finally:
+        server.stop()
+
+
+@dataclass(frozen=True)
+class MotoServer:
+    endpoint: str
+
+    def env(self) -> dict[str, str]:
+        return aws_env(self.endpoint)
+
+
+def aws_env(endpoint: str) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+        "AWS_ENDPOINT_URL_S3": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[MotoServer]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield MotoServer(f"http://127.0.0.1:{port}")
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def patched_environ(values: Mapping[str, str], *, remove: tuple[str, ...] = ()) -> Iterator[None]:
+    from stratus.settings import reset_settings
+
+    saved = dict(os.environ)
+    os.environ.update(values)
+    for name in remove:
+        os.environ.pop(name, None)
+    reset_settings()
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        reset_settings()
