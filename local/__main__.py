@@ -1,0 +1,68 @@
+"""``python -m local`` (``make up``): run the whole Stratus stack on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+
+from local.stack import DEFAULT_PORT, StackOptions, run
+
+
+def _default_port() -> int:
+    value = os.environ.get("PORT") or os.environ.get("OPEN_WEBUI_PORT")
+    return int(value) if value else DEFAULT_PORT
+
+
+def _stop_like_ctrl_c(signum: int, frame: object) -> None:
+    """SIGTERM (from a process manager or a test) stops the stack as cleanly as Ctrl-C."""
+    raise KeyboardInterrupt
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
+    parser.add_argument(
+        "--emulate-model-host",
+        action="store_true",
+        help="start the deterministic Ollama emulator (ignored when OLLAMA_BASE_URL is set)",
+    )
+    parser.add_argument(
+        "--lambda-mode",
+        action="store_true",
+        help="serve auth and rag through their real Mangum handlers, like sam local start-api",
+    )
+    parser.add_argument(
+        "--port", type=int, default=_default_port(), help="default: PORT, OPEN_WEBUI_PORT or 3000"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("STRATUS_DATA_DIR", "./data")),
+        help="Postgres data, uploads, logs, secret key (default: STRATUS_DATA_DIR or ./data)",
+    )
+    parser.add_argument(
+        "--human-logs", action="store_true", help="one readable line per log record instead of JSON"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.human_logs:
+        os.environ["STRATUS_HUMAN_LOGS"] = "true"
+    signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
+    options = StackOptions(
+        data_dir=args.data_dir,
+        host=args.host,
+        port=args.port,
+        emulate_model_host=args.emulate_model_host,
+        lambda_mode=args.lambda_mode,
+    )
+    return run(options)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

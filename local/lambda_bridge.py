@@ -1,0 +1,85 @@
+"""The local Lambda mode: like ``sam local start-api``, without Docker.
+
+Requests for auth and rag become API Gateway events for their real Mangum handlers. Each function
+gets its own execution environment: one thread with its own event loop, serving one invocation at
+a time and keeping its warm state (app, pool, clients) between invocations, as Lambda does.
+Chat runs as its ASGI app, as it does under the Lambda Web Adapter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from local.gateway_event import http_api_event, send_result
+from local.lambda_context import LocalLambdaContext
+from local.routing import MANGUM_FUNCTION_PREFIXES, function_for
+from stratus.settings import web_settings
+from stratus.web.client_ip import client_ip
+
+
+def _give_thread_a_loop() -> None:
+    asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+class ExecutionEnvironment:
+    def __init__(self, function: str) -> None:
+        self.function = function
+        self.handler: Any = importlib.import_module(f"functions.{function}.handler").handler
+        self.invocations = 0
+        self._thread = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix=f"lambda-{function}", initializer=_give_thread_a_loop
+        )
+
+    async def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        self.invocations += 1
+        context = LocalLambdaContext(function_name=f"stratus-{self.function}")
+        future = self._thread.submit(self.handler, event, context)
+        result: dict[str, Any] = await asyncio.wrap_future(future)
+        return result
+
+    def shutdown(self) -> None:
+        self._thread.shutdown(wait=False, cancel_futures=True)
+
+
+class LambdaBridge:
+    def __init__(self, chat_app: ASGIApp) -> None:
+        self.chat_app = chat_app
+        self.environments = {name: ExecutionEnvironment(name) for name in MANGUM_FUNCTION_PREFIXES}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or function_for(scope["path"]) == "chat":
+            await self.chat_app(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        source_ip = client_ip(scope, web_settings().forwarded_allow_ips)
+        event = http_api_event(scope, body, source_ip)
+        result = await self.environments[function_for(scope["path"])].invoke(event)
+        await send_result(result, send)
+
+    def shutdown(self) -> None:
+        for environment in self.environments.values():
+            environment.shutdown()
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def create_lambda_mode_app() -> LambdaBridge:
+    from functions.chat.app import create_app as create_chat_app
+
+    return LambdaBridge(create_chat_app())

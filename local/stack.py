@@ -1,0 +1,173 @@
+"""The local stack: the whole product on one machine, in the foreground, on embedded defaults.
+
+Start-up runs the slow parts side by side: moto's server boots in a child process while the
+embedded Postgres starts and migrations run. Every child stops on Ctrl-C (or SIGTERM).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from local.children import Children, free_port, http_ok, wait_until
+from local.postgres import start_embedded_postgres
+from local.secret_key import ensure_secret_key
+from local.summary import StackFacts, print_summary, probe_model_host
+
+DEFAULT_PORT = 3000
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    data_dir: Path
+    host: str
+    port: int
+    emulate_model_host: bool
+    lambda_mode: bool
+
+
+def _set_default(name: str, value: str) -> None:
+    os.environ.setdefault(name, value)
+
+
+def _aws_endpoint_configured() -> bool:
+    return any(os.environ.get(n) for n in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"))
+
+
+def run(options: StackOptions) -> int:
+    """Run until Ctrl-C or SIGTERM, which stop the children however far start-up got."""
+    with suppress(KeyboardInterrupt):
+        _run(options)
+    print("Stratus stopped.", file=sys.stderr)
+    return 0
+
+
+def _run(options: StackOptions) -> None:
+    started = time.monotonic()
+    options.data_dir.mkdir(parents=True, exist_ok=True)
+    facts = StackFacts(data_dir=options.data_dir.resolve(), lambda_mode=options.lambda_mode)
+    children = Children(log_dir=options.data_dir / "logs")
+    with ExitStack() as cleanup:
+        cleanup.callback(children.stop_all)
+        moto = None
+        if not _aws_endpoint_configured():
+            port = free_port()
+            moto = children.start(
+                "dynamodb",
+                ["-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                f"http://127.0.0.1:{port}",
+            )
+            os.environ.update(_emulated_aws_env(moto.url))
+        facts.dynamodb = (
+            f"emulated by moto on {moto.url}"
+            if moto
+            else f"AWS endpoint {os.environ.get('AWS_ENDPOINT_URL_DYNAMODB') or 'from AWS config'}"
+        )
+
+        if os.environ.get("DATABASE_URL"):
+            facts.postgres = "external (DATABASE_URL)"
+        else:
+            postgres = start_embedded_postgres(options.data_dir / "postgres")
+            cleanup.callback(postgres.stop)
+            os.environ["DATABASE_URL"] = postgres.database_url
+            facts.postgres = f"embedded, data in {options.data_dir / 'postgres'}"
+
+        from stratus.migrations import apply_migrations
+
+        facts.migrations_applied = apply_migrations(os.environ["DATABASE_URL"])
+
+        emulator = None
+        if options.emulate_model_host and os.environ.get("OLLAMA_BASE_URL"):
+            facts.notes.append(
+                "--emulate-model-host ignored: OLLAMA_BASE_URL is set and a real host always wins"
+            )
+        elif options.emulate_model_host:
+            port = free_port()
+            emulator = children.start(
+                "model-host emulator",
+                ["-m", "local.emulator", "--host", "127.0.0.1", "--port", str(port)],
+                f"http://127.0.0.1:{port}",
+            )
+            os.environ["OLLAMA_BASE_URL"] = emulator.url
+            facts.emulated_model_host = True
+
+        _configure_app_env(options)
+
+        if moto:
+            wait_until(http_ok(moto.url + "/moto-api/"), timeout=30, what="moto", child=moto)
+        from stratus.ephemeral.table import create_table
+
+        create_table()
+        if emulator:
+            url = emulator.url + "/api/version"
+            wait_until(http_ok(url), timeout=30, what="the emulator", child=emulator)
+
+        facts.model_host_url = os.environ.get("OLLAMA_BASE_URL", "http://localhost:11434")
+        facts.model_host_status = probe_model_host(facts.model_host_url)
+        facts.notes.extend(f"{c.name} log: {c.log_path}" for c in children.running)
+        _StackServer(_build_app(options), options, facts, started).run()
+
+
+def _emulated_aws_env(endpoint: str) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+        # moto accepts any credentials; real ones must never be sent to an emulator.
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_REGION": os.environ.get("AWS_REGION", "us-east-1"),
+    }
+
+
+def _configure_app_env(options: StackOptions) -> None:
+    from stratus.settings import reset_settings
+
+    data_dir = options.data_dir.resolve()
+    _set_default("STRATUS_DATA_DIR", str(data_dir))
+    _set_default("WEBUI_SECRET_KEY", ensure_secret_key(data_dir))
+    # The operator is the user here, so a 503 may name the model host URL it could not reach.
+    _set_default("STRATUS_EXPOSE_UPSTREAM_URLS", "true")
+    reset_settings()
+
+
+def _build_app(options: StackOptions) -> Any:
+    if options.lambda_mode:
+        from local.lambda_bridge import create_lambda_mode_app
+
+        return create_lambda_mode_app()
+    from local.composed import create_local_app
+
+    return create_local_app()
+
+
+class _StackServer(uvicorn.Server):
+    """uvicorn, printing the start-up summary once it is really listening."""
+
+    def __init__(self, app: Any, options: StackOptions, facts: StackFacts, started: float):
+        config = uvicorn.Config(
+            app,
+            host=options.host,
+            port=options.port,
+            lifespan="on",
+            access_log=False,
+            log_level="warning",
+            proxy_headers=False,
+            timeout_graceful_shutdown=5,
+        )
+        super().__init__(config)
+        self._facts = facts
+        self._options = options
+        self._started = started
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self._facts.base_url = f"http://{self._options.host}:{self._options.port}"
+            self._facts.startup_seconds = time.monotonic() - self._started
+            print_summary(self._facts)

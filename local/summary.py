@@ -1,0 +1,67 @@
+"""What the local stack prints once it is listening: where everything is and what answers."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from stratus import __version__
+
+
+@dataclass
+class StackFacts:
+    data_dir: Path
+    lambda_mode: bool
+    postgres: str = ""
+    dynamodb: str = ""
+    model_host_url: str = ""
+    model_host_status: str = ""
+    emulated_model_host: bool = False
+    migrations_applied: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    base_url: str = ""
+    startup_seconds: float = 0.0
+
+
+def probe_model_host(base_url: str) -> str:
+    try:
+        response = httpx.get(f"{base_url}/api/version", timeout=1.5)
+        response.raise_for_status()
+        return f"answering (version {response.json().get('version', '?')})"
+    except (httpx.HTTPError, ValueError):
+        return "NOT answering: auth, chats and files work; model calls get a 503 naming this URL"
+
+
+def summary_lines(facts: StackFacts) -> list[str]:
+    url = facts.base_url
+    model = facts.model_host_url + (
+        "  [deterministic model-host emulator]" if facts.emulated_model_host else ""
+    )
+    applied = ", ".join(facts.migrations_applied) if facts.migrations_applied else "up to date"
+    mode = (
+        "Lambda mode: auth and rag through their Mangum handlers, chat as under the Web Adapter"
+        if facts.lambda_mode
+        else "in-process: all functions composed into one app"
+    )
+    lines = [
+        f"Stratus {__version__} local stack ready in {facts.startup_seconds:.1f}s",
+        f"  API          {url}   (OpenAI-compatible: {url}/v1, API docs: {url}/docs)",
+        f"  Health       {url}/healthz   {url}/readyz",
+        f"  Data         {facts.data_dir}",
+        f"  Postgres     {facts.postgres}; migrations: {applied}",
+        f"  DynamoDB     {facts.dynamodb}",
+        f"  Files        {facts.data_dir / 'uploads'}",
+        f"  Model host   {model}",
+        f"               {facts.model_host_status}",
+        f"  Mode         {mode}",
+    ]
+    lines.extend(f"  Note         {note}" for note in facts.notes)
+    lines.append("Press Ctrl-C to stop.")
+    return lines
+
+
+def print_summary(facts: StackFacts) -> None:
+    print("\n".join(summary_lines(facts)), file=sys.stderr, flush=True)
