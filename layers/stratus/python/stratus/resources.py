@@ -46,6 +46,10 @@ class PerLoop(Generic[T]):
             return None
         return self._values.get(loop)
 
+    def built_for(self, loop: asyncio.AbstractEventLoop) -> T | None:
+        """The value built on ``loop``, if any: lets tests prove warm calls reuse it."""
+        return self._values.get(loop)
+
     def forget(self) -> None:
         try:
             self._values.pop(asyncio.get_running_loop(), None)

@@ -19,7 +19,8 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from stratus.observability import get_logger
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Letters, digits and the punctuation of UUIDs and API Gateway ids (base64, e.g. "Ab1c=").
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:=+/-]{1,128}$")
 _state = {"cold": True}
 
 

@@ -1,0 +1,96 @@
+"""The chat function started exactly as the AWS Lambda Web Adapter starts it: ``run.sh``.
+
+The adapter runs the script, polls its readiness path on ``AWS_LWA_PORT``, then forwards each
+invocation as plain HTTP with the gateway's request context in ``x-amzn-request-context``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from local.children import free_port
+
+RUN_SH = Path(__file__).resolve().parents[2] / "functions" / "chat" / "run.sh"
+REPO = RUN_SH.parents[2]
+
+
+@pytest.fixture(scope="module")
+def chat_under_adapter(stack_env) -> Iterator[str]:
+    port = free_port()
+    child_env = {
+        **os.environ,
+        "AWS_LWA_PORT": str(port),
+        "AWS_LAMBDA_FUNCTION_NAME": "stratus-chat",
+        # The runtime's python must be first on PATH, as it is in Lambda.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'layers' / 'stratus' / 'python'}",
+    }
+    process = subprocess.Popen(
+        ["/bin/sh", str(RUN_SH)], cwd=REPO, env=child_env, stdout=subprocess.PIPE
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base + "/healthz", process)
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+        finally:
+            if process.stdout:
+                process.stdout.close()
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "run.sh exited before becoming ready"
+        try:
+            if httpx.get(url, timeout=0.5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise AssertionError("chat did not pass the adapter's readiness check within 30s")
+
+
+def test_readiness_path_and_readyz_answer_under_uvicorn(chat_under_adapter):
+    health = httpx.get(chat_under_adapter + "/healthz")
+    ready = httpx.get(chat_under_adapter + "/readyz")
+    assert health.json()["service"] == "chat"
+    body = ready.json()
+    assert ready.status_code == 200, body
+    assert body["checks"]["postgres"]["status"] == "ok"
+    assert body["checks"]["dynamodb"]["status"] == "ok"
+    # No model host in this environment: chat is degraded, not down.
+    assert body["status"] == "degraded"
+
+
+def test_gateway_request_id_from_adapter_header_is_the_correlation_id(chat_under_adapter):
+    context = {"requestId": "Gw1cDeFgIAMEcXw=", "http": {"sourceIp": "203.0.113.7"}}
+    response = httpx.get(
+        chat_under_adapter + "/healthz",
+        headers={"x-amzn-request-context": json.dumps(context)},
+    )
+    assert response.headers["x-request-id"] == "Gw1cDeFgIAMEcXw="
+
+
+def test_errors_are_json_under_uvicorn(chat_under_adapter):
+    openai_style = httpx.get(chat_under_adapter + "/v1/no-such-route")
+    detail_style = httpx.get(chat_under_adapter + "/api/no-such-route")
+    assert openai_style.status_code == 404
+    assert openai_style.json()["error"]["type"] == "not_found_error"
+    assert detail_style.status_code == 404
+    assert "detail" in detail_style.json()

@@ -1,0 +1,79 @@
+"""The auth and rag Lambda handlers, driven by recorded API Gateway events, cold then warm."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stratus.db.pool import _pool
+from stratus.modelhost.client import _client as model_host_client
+from tests.handler.lambda_runtime import context_for, fresh_handler_module, load_event, runtime_loop
+
+__all__ = ["runtime_loop"]
+
+FUNCTIONS = ["auth", "rag"]
+GATEWAYS = ["http_v2", "rest_v1"]
+
+
+def _emf_records(output: str) -> list[dict]:
+    records = []
+    for line in output.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            records.append(json.loads(line))
+    return records
+
+
+@pytest.mark.parametrize("gateway", GATEWAYS)
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_healthz_cold_then_warm(env, runtime_loop, capsys, function, gateway):
+    module = fresh_handler_module(function)
+    event = load_event(f"{gateway}_healthz")
+
+    cold = module.handler(event, context_for(function))
+    warm = module.handler(event, context_for(function))
+
+    for result in (cold, warm):
+        assert result["statusCode"] == 200
+        body = json.loads(result["body"])
+        assert body == {"status": "ok", "service": function, "version": body["version"]}
+    # The gateway's request id becomes the correlation id, echoed to the client.
+    headers = {k.lower(): v for k, v in cold["headers"].items()}
+    assert headers["x-request-id"] == event["requestContext"]["requestId"]
+    # EMF metrics: the ColdStart metric is published by the first invocation only.
+    metrics = _emf_records(capsys.readouterr().out)
+    cold_flags = ["ColdStart" in record for record in metrics]
+    assert cold_flags[0] is True
+    assert not any(cold_flags[1:])
+
+
+@pytest.mark.parametrize("gateway", GATEWAYS)
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_readyz_reuses_pool_and_clients_on_warm_invocation(env, runtime_loop, function, gateway):
+    module = fresh_handler_module(function)
+    event = load_event(f"{gateway}_readyz")
+
+    cold = module.handler(event, context_for(function))
+    pool_after_cold = _pool.built_for(runtime_loop)
+    warm = module.handler(event, context_for(function))
+
+    for result in (cold, warm):
+        body = json.loads(result["body"])
+        assert result["statusCode"] == 200, body
+        assert body["checks"]["postgres"]["status"] == "ok"
+    assert pool_after_cold is not None
+    assert _pool.built_for(runtime_loop) is pool_after_cold
+    assert not pool_after_cold.closed
+    if function == "rag":
+        # rag probes the model host too: its HTTP client must also survive the warm call.
+        client = model_host_client.built_for(runtime_loop)
+        assert client is not None
+        assert not client.http.is_closed
+
+
+@pytest.mark.parametrize("gateway", GATEWAYS)
+def test_unknown_route_is_json_404_through_the_gateway(env, runtime_loop, gateway):
+    module = fresh_handler_module("auth")
+    result = module.handler(load_event(f"{gateway}_not_found"), context_for("auth"))
+    assert result["statusCode"] == 404
+    assert set(json.loads(result["body"])) == {"detail"}
