@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up up-emulated up-lambda test lint typecheck pytest bench migrate clean
+.PHONY: help venv up up-emulated up-lambda test lint typecheck pytest bench migrate lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -48,6 +48,12 @@ test: lint typecheck pytest ## Lint, type-check and run the whole test suite
 
 bench: $(STAMP) ## Run the benchmarks and print their figures
 	$(BIN)/python -m tests.benchmarks
+
+lock: $(STAMP) ## Re-pin dependencies after editing pyproject.toml (keeps existing pins)
+	$(BIN)/uv pip compile pyproject.toml --extra local --extra dev --python-version 3.11 \
+	  -o requirements/dev.lock --quiet
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 \
+	  -o layers/deps/requirements.txt --quiet
 
 clean: ## Remove the virtualenv (keeps ./data)
 	rm -rf $(VENV)

@@ -1,0 +1,36 @@
+"""A deterministic model host speaking Ollama's wire protocol (native and OpenAI-compatible),
+with fault injection, for the local stack's `--emulate-model-host` and for tests.
+
+    with running_emulator() as emulator:
+        ollama.Client(host=emulator.base_url).chat(model="emulator-chat", messages=[...])
+"""
+
+from local.emulator.app import EmulatorApp, create_app
+from local.emulator.config import DEFAULT_CHAT_MODEL, DEFAULT_EMBED_MODEL, EmulatorConfig
+from local.emulator.content import (
+    EMBEDDING_DIM,
+    embed_text,
+    expected_generate_reply,
+    expected_reply,
+)
+from local.emulator.faults import FAULT_HEADER, Faults
+from local.emulator.stats import EmulatorStats, RequestRecord
+from local.emulator.testing import EmulatorHandle, running_emulator
+
+__all__ = [
+    "DEFAULT_CHAT_MODEL",
+    "DEFAULT_EMBED_MODEL",
+    "EMBEDDING_DIM",
+    "FAULT_HEADER",
+    "EmulatorApp",
+    "EmulatorConfig",
+    "EmulatorHandle",
+    "EmulatorStats",
+    "Faults",
+    "RequestRecord",
+    "create_app",
+    "embed_text",
+    "expected_generate_reply",
+    "expected_reply",
+    "running_emulator",
+]

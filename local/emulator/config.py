@@ -1,0 +1,32 @@
+"""Static configuration of one emulator instance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from local.emulator.faults import Faults
+
+DEFAULT_CHAT_MODEL = "emulator-chat:latest"
+DEFAULT_EMBED_MODEL = "emulator-embed:latest"
+DEFAULT_PORT = 11434  # Ollama's own port, so clients need no extra configuration.
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    chat_models: tuple[str, ...] = (DEFAULT_CHAT_MODEL,)
+    embed_models: tuple[str, ...] = (DEFAULT_EMBED_MODEL,)
+    # The baseline faults; `/_emulator/reset` returns to these.
+    faults: Faults = field(default_factory=Faults)
+    # A stalled stream gives up (drops the connection) after this long at most.
+    stall_max_seconds: float = 120.0
+    # How many recent requests (and request bodies per route) the stats keep.
+    history_limit: int = 50
+    version: str = "0.12.0"
+
+    def __post_init__(self) -> None:
+        if self.stall_max_seconds <= 0:
+            raise ValueError("stall_max_seconds must be positive")
+        if self.history_limit < 1:
+            raise ValueError("history_limit must be at least 1")

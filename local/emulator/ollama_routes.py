@@ -1,0 +1,297 @@
+"""Ollama's native API (/api/*), as documented in ollama/docs/api.md."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+from local.emulator import validation as check
+from local.emulator.content import (
+    count_tokens,
+    embed_text,
+    expected_generate_reply,
+    expected_reply,
+    prompt_token_count,
+    split_tokens,
+    token_ids,
+)
+from local.emulator.routing import (
+    HttpError,
+    Reply,
+    RequestContext,
+    Route,
+    StreamReply,
+    WholeReply,
+    json_reply,
+    route,
+)
+from local.emulator.wire import OLLAMA, now_rfc3339
+
+_NDJSON = "application/x-ndjson"
+
+
+def ollama_routes() -> list[Route]:
+    return [
+        route("GET HEAD", "/", root),
+        route("GET HEAD", "/api/version", version),
+        route("GET", "/api/tags", tags),
+        route("GET", "/api/ps", ps),
+        route("POST", "/api/show", show),
+        route("POST", "/api/chat", chat, kind="model"),
+        route("POST", "/api/generate", generate, kind="model"),
+        route("POST", "/api/embed", embed, kind="model"),
+        route("POST", "/api/embeddings", embeddings, kind="model"),
+        route("POST", "/api/pull", pull, kind="management"),
+        route("POST", "/api/push", push, kind="management"),
+        route("POST", "/api/create", create, kind="management"),
+        route("POST", "/api/copy", copy, kind="management"),
+        route("DELETE", "/api/delete", delete, kind="management"),
+        route("POST HEAD", "/api/blobs/{digest}", blob, kind="management"),
+    ]
+
+
+async def root(ctx: RequestContext) -> Reply:
+    return Reply(200, b"Ollama is running", "text/plain; charset=utf-8")
+
+
+async def version(ctx: RequestContext) -> Reply:
+    return json_reply({"version": ctx.state.config.version})
+
+
+async def tags(ctx: RequestContext) -> Reply:
+    return json_reply({"models": [entry.tag_entry() for entry in ctx.state.catalog.entries]})
+
+
+async def ps(ctx: RequestContext) -> Reply:
+    loaded = ctx.state.loaded_models()
+    return json_reply({"models": [entry.ps_entry(expires) for entry, expires in loaded]})
+
+
+async def show(ctx: RequestContext) -> Reply:
+    body = ctx.json_object()
+    # Older clients send the model as "name".
+    name = body.get("model") or body.get("name")
+    if not isinstance(name, str) or not name:
+        raise HttpError(400, "model is required")
+    entry = ctx.state.catalog.resolve(name)
+    if entry is None:
+        raise HttpError(404, f"model '{name}' not found")
+    return json_reply(entry.show_payload())
+
+
+class _Timer:
+    """Real elapsed times, in Ollama's nanoseconds, for the final `done` object."""
+
+    def __init__(self, started_ns: int) -> None:
+        self.started = started_ns
+        self.prompt_start = time.perf_counter_ns()
+        self.first_token: int | None = None
+
+    def token(self) -> None:
+        if self.first_token is None:
+            self.first_token = time.perf_counter_ns()
+
+    def fields(self, prompt_count: int, eval_count: int) -> dict[str, int]:
+        now = time.perf_counter_ns()
+        # A non-streamed reply never ticks: its whole generation counts as evaluation.
+        first = self.first_token or self.prompt_start
+        return {
+            "total_duration": now - self.started,
+            "load_duration": self.prompt_start - self.started,
+            "prompt_eval_count": prompt_count,
+            "prompt_eval_duration": first - self.prompt_start,
+            "eval_count": eval_count,
+            "eval_duration": now - first,
+        }
+
+
+async def chat(ctx: RequestContext) -> Reply | StreamReply | WholeReply:
+    body = ctx.json_object()
+    name, entry = check.require_model(ctx, body, "chat")
+    messages = check.messages(body)
+    stream = check.flag(body, "stream", default=True)
+    options = check.optional(body, "options", dict, "an object") or {}
+    limit = check.token_limit(options.get("num_predict"), "num_predict")
+    check.optional(body, "tools", list, "a list")
+    check.optional(body, "format", (str, dict), "a string or a JSON schema")
+    check.optional(body, "think", (bool, str), "a boolean or a level")
+    keep_alive = check.keep_alive(body)
+    ctx.state.mark_loaded(entry, keep_alive)
+    if not messages:
+        # An empty conversation is Ollama's way to load (or, with keep_alive 0, unload) a model.
+        message = {"role": "assistant", "content": ""}
+        return json_reply(
+            {"model": name, "created_at": now_rfc3339(), "message": message}
+            | {"done": True, "done_reason": _load_reason(keep_alive)}
+        )
+    timer = _Timer(ctx.started_ns)
+    tokens, truncated = check.limit_tokens(expected_reply(messages), limit)
+    prompt_count = prompt_token_count(messages)
+
+    def chunk(content: str, done: bool) -> dict[str, Any]:
+        message = {"role": "assistant", "content": content}
+        return {"model": name, "created_at": now_rfc3339(), "message": message, "done": done}
+
+    def final(content: str) -> dict[str, Any]:
+        reason = "length" if truncated else "stop"
+        return (
+            chunk(content, True) | {"done_reason": reason} | timer.fields(prompt_count, len(tokens))
+        )
+
+    if stream:
+        return _token_stream(tokens, timer, lambda t: chunk(t, False), lambda: final(""))
+    return WholeReply(OLLAMA, len(tokens), lambda: final("".join(tokens)))
+
+
+async def generate(ctx: RequestContext) -> Reply | StreamReply | WholeReply:
+    body = ctx.json_object()
+    name, entry = check.require_model(ctx, body, "generate")
+    prompt = check.optional(body, "prompt", str, "a string") or ""
+    stream = check.flag(body, "stream", default=True)
+    options = check.optional(body, "options", dict, "an object") or {}
+    limit = check.token_limit(options.get("num_predict"), "num_predict")
+    context = check.optional(body, "context", list, "a list of integers") or []
+    if not all(isinstance(item, int) and not isinstance(item, bool) for item in context):
+        raise HttpError(400, "context must be a list of integers")
+    check.optional(body, "format", (str, dict), "a string or a JSON schema")
+    keep_alive = check.keep_alive(body)
+    ctx.state.mark_loaded(entry, keep_alive)
+    if not prompt:
+        return json_reply(
+            {"model": name, "created_at": now_rfc3339(), "response": ""}
+            | {"done": True, "done_reason": _load_reason(keep_alive)}
+        )
+    timer = _Timer(ctx.started_ns)
+    tokens, truncated = check.limit_tokens(expected_generate_reply(prompt), limit)
+    prompt_count = count_tokens(prompt)
+
+    def chunk(response: str, done: bool) -> dict[str, Any]:
+        return {"model": name, "created_at": now_rfc3339(), "response": response, "done": done}
+
+    def final(response: str) -> dict[str, Any]:
+        # Ollama hands back the conversation so far as token ids, to resume from later.
+        history = [*context, *token_ids(split_tokens(prompt)), *token_ids(tokens)]
+        reason = "length" if truncated else "stop"
+        return (
+            chunk(response, True)
+            | {"done_reason": reason, "context": history}
+            | timer.fields(prompt_count, len(tokens))
+        )
+
+    if stream:
+        return _token_stream(tokens, timer, lambda t: chunk(t, False), lambda: final(""))
+    return WholeReply(OLLAMA, len(tokens), lambda: final("".join(tokens)))
+
+
+def _load_reason(keep_alive: timedelta | None) -> str:
+    return "unload" if keep_alive is not None and not keep_alive else "load"
+
+
+def _token_stream(
+    tokens: list[str],
+    timer: _Timer,
+    chunk: Callable[[str], dict[str, Any]],
+    final: Callable[[], dict[str, Any]],
+) -> StreamReply:
+    def frames() -> Iterator[bytes]:
+        for token in tokens:
+            timer.token()
+            yield OLLAMA.frame(chunk(token))
+
+    return StreamReply(OLLAMA, frames(), lambda: [OLLAMA.frame(final())])
+
+
+async def embed(ctx: RequestContext) -> Reply | WholeReply:
+    body = ctx.json_object()
+    name, entry = check.require_model(ctx, body, "embeddings")
+    inputs = check.text_inputs(body)
+    size = check.dimensions(body)
+    check.optional(body, "truncate", bool, "a boolean")
+    keep_alive = check.keep_alive(body)
+    if not inputs:
+        return json_reply({"model": name, "embeddings": []})
+    ctx.state.mark_loaded(entry, keep_alive)
+    timer = _Timer(ctx.started_ns)
+
+    def render() -> dict[str, Any]:
+        vectors = [embed_text(text, size) for text in inputs]
+        timings = timer.fields(sum(count_tokens(text) for text in inputs), 0)
+        return {
+            "model": name,
+            "embeddings": vectors,
+            "total_duration": timings["total_duration"],
+            "load_duration": timings["load_duration"],
+            "prompt_eval_count": timings["prompt_eval_count"],
+        }
+
+    return WholeReply(OLLAMA, 0, render)
+
+
+async def embeddings(ctx: RequestContext) -> Reply | WholeReply:
+    """The legacy single-prompt endpoint that /api/embed replaced."""
+    body = ctx.json_object()
+    _, entry = check.require_model(ctx, body, "embeddings")
+    prompt = check.optional(body, "prompt", str, "a string") or ""
+    keep_alive = check.keep_alive(body)
+    ctx.state.mark_loaded(entry, keep_alive)
+    if not prompt:
+        return json_reply({"embedding": []})
+    return WholeReply(OLLAMA, 0, lambda: {"embedding": embed_text(prompt)})
+
+
+# Management: answered plausibly so clients are satisfied, counted so tests can prove the
+# gateway never lets a user reach them.
+
+_PULL_STEPS = ("pulling manifest", "verifying sha256 digest", "writing manifest", "success")
+_PUSH_STEPS = ("retrieving manifest", "pushing manifest", "success")
+_CREATE_STEPS = ("reading model metadata", "writing manifest", "success")
+
+
+async def pull(ctx: RequestContext) -> Reply:
+    return _progress(ctx, _PULL_STEPS)
+
+
+async def push(ctx: RequestContext) -> Reply:
+    return _progress(ctx, _PUSH_STEPS)
+
+
+async def create(ctx: RequestContext) -> Reply:
+    return _progress(ctx, _CREATE_STEPS)
+
+
+async def copy(ctx: RequestContext) -> Reply:
+    body = ctx.json_object()
+    source = body.get("source")
+    if not isinstance(source, str) or ctx.state.catalog.resolve(source) is None:
+        raise HttpError(404, f"model '{source}' not found")
+    return Reply(200, b"")
+
+
+async def delete(ctx: RequestContext) -> Reply:
+    body = ctx.json_object()
+    name = body.get("model") or body.get("name")
+    if not isinstance(name, str) or ctx.state.catalog.resolve(name) is None:
+        raise HttpError(404, f"model '{name}' not found")
+    return Reply(200, b"")
+
+
+async def blob(ctx: RequestContext) -> Reply:
+    digest = ctx.params["digest"]
+    if ctx.method == "HEAD":
+        return Reply(200 if ctx.state.has_blob(digest) else 404, b"")
+    actual = "sha256:" + hashlib.sha256(ctx.body).hexdigest()
+    if actual != digest:
+        raise HttpError(400, f'digest mismatch, expected "{digest}", got "{actual}"')
+    ctx.state.add_blob(digest)
+    return Reply(201, b"")
+
+
+def _progress(ctx: RequestContext, steps: tuple[str, ...]) -> Reply:
+    body = ctx.json_object()
+    if check.flag(body, "stream", default=True):
+        lines = b"".join(OLLAMA.frame({"status": step}) for step in steps)
+        return Reply(200, lines, _NDJSON)
+    return json_reply({"status": steps[-1]})
