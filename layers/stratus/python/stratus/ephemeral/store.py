@@ -107,18 +107,31 @@ class EphemeralStore:
 
         model = self._model
         item = model(pk, sk)
-        now, expiry = self._now(), self._expiry(ttl_seconds)
-        try:
-            # The window's expiry is set by the first hit only; later hits must not extend it.
-            item.update(
-                actions=[model.counter.add(1), model.expires_at.set(model.expires_at | expiry)],
-                condition=model.pk.does_not_exist() | (model.expires_at > now),
-            )
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
-            item.update(actions=[model.counter.set(1), model.expires_at.set(expiry)])
-        return int(item.counter)
+        # Two conditional writes, retried: add to a live window, or restart an expired one.
+        # Only one writer can restart a window (the condition sees the new expiry), so a
+        # burst arriving as a window ends cannot reset the count once per request.
+        for _ in range(5):
+            now, expiry = self._now(), self._expiry(ttl_seconds)
+            try:
+                # The window's expiry is set by its first hit; later hits must not extend it.
+                item.update(
+                    actions=[model.counter.add(1), model.expires_at.set(model.expires_at | expiry)],
+                    condition=model.pk.does_not_exist() | (model.expires_at > now),
+                )
+                return int(item.counter)
+            except UpdateError as exc:
+                if exc.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+            try:
+                item.update(
+                    actions=[model.counter.set(1), model.expires_at.set(expiry)],
+                    condition=model.expires_at <= now,
+                )
+                return 1
+            except UpdateError as exc:
+                if exc.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+        raise ServiceUnavailableError("Shared state store is contended; try again.", retry_after=1)
 
     async def ping(self) -> None:
         await self._run(lambda: self._model.describe_table())

@@ -19,7 +19,8 @@ _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 
 
 def check_key(key: str) -> str:
-    if not _KEY.fullmatch(key) or ".." in key or len(key) > 512:
+    too_long = len(key) > 512 or any(len(part) > 255 for part in key.split("/"))
+    if too_long or not _KEY.fullmatch(key) or ".." in key:
         raise ValueError("object keys are server-generated: letters, digits, '._-' and '/'")
     return key
 
@@ -76,7 +77,11 @@ class LocalDirObjectStore:
 
     async def ping(self) -> None:
         def check() -> None:
-            self.root.mkdir(parents=True, exist_ok=True)
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                # The message must not carry the path: it may reach a client via /readyz.
+                raise ServiceUnavailableError("Upload directory is not usable") from None
             if not os.access(self.root, os.W_OK):
                 raise ServiceUnavailableError("Upload directory is not writable")
 
@@ -122,7 +127,10 @@ class S3ObjectStore:
         return True
 
     async def ping(self) -> None:
-        await self._call("head_bucket", Bucket=self.bucket)
+        try:
+            await self._call("head_bucket", Bucket=self.bucket)
+        except NotFoundError:
+            raise ServiceUnavailableError("The upload bucket does not exist") from None
 
     async def _call(self, operation: str, **kwargs: Any) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError

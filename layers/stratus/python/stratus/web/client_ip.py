@@ -47,7 +47,8 @@ def client_ip(scope: Scope, trusted_proxies: Sequence[str]) -> str:
     forwarded = ""
     for key, value in scope.get("headers", ()):
         if key == b"x-forwarded-for":
-            forwarded = f"{forwarded},{value.decode('latin-1')}" if forwarded else value.decode()
+            hop_list = value.decode("latin-1")
+            forwarded = f"{forwarded},{hop_list}" if forwarded else hop_list
     # Walk from the nearest hop back; the first address we don't trust is the client.
     hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
     for hop in reversed(hops):

@@ -17,7 +17,7 @@ from stratus import __version__
 from stratus.settings import web_settings
 from stratus.web.error_mapper import map_exception
 from stratus.web.health import ReadinessCheck, health_route_handlers
-from stratus.web.request_context import request_context_middleware
+from stratus.web.request_context import request_context_middleware, stamp_response
 
 
 async def close_resources() -> None:
@@ -39,6 +39,7 @@ class StratusPlugin(InitPluginProtocol):
         app_config.route_handlers.extend(health_route_handlers(self.service, self.readiness))
         app_config.exception_handlers = {Exception: map_exception}
         app_config.middleware.insert(0, request_context_middleware)
+        app_config.before_send.append(stamp_response)
         # No cross-origin access unless the operator lists origins.
         if settings.cors_allow_origins:
             app_config.cors_config = CORSConfig(

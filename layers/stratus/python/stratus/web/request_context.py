@@ -51,36 +51,48 @@ def request_id_for(scope: Scope) -> str:
     return str(uuid.uuid4())
 
 
+def _request_state(scope: Scope) -> dict[str, Any]:
+    state: dict[str, Any] = scope.setdefault("state", {})
+    if "request_id" not in state:
+        state["request_id"] = request_id_for(scope)
+    return state
+
+
 def request_context_middleware(app: ASGIApp) -> ASGIApp:
+    """Stamps the correlation id on every log line written while a route handles the request."""
+
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
-        request_id = request_id_for(scope)
+        state = _request_state(scope)
+        state["started"] = time.perf_counter()
         cold_start, _state["cold"] = _state["cold"], False
-        scope.setdefault("state", {})["request_id"] = request_id
         logger = get_logger()
-        started = time.perf_counter()
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableScopeHeaders.from_message(message)["x-request-id"] = request_id
-                logger.info(
-                    "request",
-                    extra=_access_fields(scope, message["status"], started),
-                )
-            await send(message)
-
-        with logger.append_context_keys(correlation_id=request_id, cold_start=cold_start):
-            await app(scope, receive, send_with_id)
+        # Context-variable keys: each request's task sees only its own id, even when requests
+        # interleave on one event loop (the formatter's plain keys are shared by all of them).
+        logger.thread_safe_append_keys(correlation_id=state["request_id"], cold_start=cold_start)
+        try:
+            await app(scope, receive, send)
+        finally:
+            logger.thread_safe_remove_keys(["correlation_id", "cold_start"])
 
     return middleware
 
 
-def _access_fields(scope: Scope, status: int, started: float) -> dict[str, Any]:
-    return {
+async def stamp_response(message: Message, scope: Scope) -> None:
+    """``before_send`` hook: runs for every response, including the router's own 404 and 405,
+    which never reach route middleware. Echoes the id and writes the access-log line."""
+    if message["type"] != "http.response.start" or scope["type"] != ScopeType.HTTP:
+        return
+    state = _request_state(scope)
+    MutableScopeHeaders.from_message(message)["x-request-id"] = state["request_id"]
+    fields: dict[str, Any] = {
         "method": scope.get("method"),
         "path": scope.get("path"),
-        "status": status,
-        "ttfb_ms": round((time.perf_counter() - started) * 1000, 2),
+        "status": message["status"],
+        "correlation_id": state["request_id"],
     }
+    if "started" in state:
+        fields["ttfb_ms"] = round((time.perf_counter() - state["started"]) * 1000, 2)
+    get_logger().info("request", extra=fields)

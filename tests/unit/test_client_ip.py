@@ -1,0 +1,137 @@
+"""client_ip(): forwarded headers count only from trusted proxies; API Gateway's source IP wins."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stratus.web.client_ip import client_ip
+
+LOOPBACK = ("127.0.0.1",)
+
+
+def scope(
+    peer: str | None = "127.0.0.1",
+    forwarded: list[str] | None = None,
+    event: dict[str, Any] | None = None,
+) -> Any:
+    headers = [(b"host", b"api.example")]
+    headers += [(b"x-forwarded-for", value.encode("latin-1")) for value in forwarded or []]
+    result: dict[str, Any] = {
+        "type": "http",
+        "headers": headers,
+        "client": (peer, 51234) if peer is not None else None,
+    }
+    if event is not None:
+        result["aws.event"] = event
+    return result
+
+
+def test_without_forwarded_header_the_peer_is_the_client():
+    assert client_ip(scope("203.0.113.7"), LOOPBACK) == "203.0.113.7"
+
+
+def test_untrusted_peer_cannot_spoof_with_forwarded_header():
+    forged = scope("203.0.113.7", ["1.2.3.4"])
+    assert client_ip(forged, LOOPBACK) == "203.0.113.7"
+
+
+def test_trusted_peer_forwards_the_client():
+    assert client_ip(scope("127.0.0.1", ["198.51.100.9"]), LOOPBACK) == "198.51.100.9"
+
+
+def test_trusted_peer_takes_the_right_most_untrusted_hop():
+    # The client forged "6.6.6.6" in front; our trusted proxies appended the rest.
+    hops = ["6.6.6.6, 198.51.100.9, 10.0.0.5"]
+    trusted = ("127.0.0.1", "10.0.0.5")
+    assert client_ip(scope("127.0.0.1", hops), trusted) == "198.51.100.9"
+
+
+def test_repeated_forwarded_headers_are_one_list():
+    hops = ["6.6.6.6", "198.51.100.9, 10.0.0.5"]
+    trusted = ("127.0.0.1", "10.0.0.5")
+    assert client_ip(scope("127.0.0.1", hops), trusted) == "198.51.100.9"
+
+
+def test_cidr_entries_are_trusted():
+    trusted = ("10.0.0.0/8", "fd00::/8")
+    hops = ["198.51.100.9, 10.1.2.3, 10.200.0.1"]
+    assert client_ip(scope("10.9.9.9", hops), trusted) == "198.51.100.9"
+    assert client_ip(scope("fd00::1", ["2001:db8::5"]), trusted) == "2001:db8::5"
+    # outside the range: the header is ignored
+    assert client_ip(scope("11.0.0.1", hops), trusted) == "11.0.0.1"
+
+
+def test_star_trusts_every_hop_and_the_left_most_is_the_client():
+    hops = ["198.51.100.9, 10.0.0.5"]
+    assert client_ip(scope("203.0.113.7", hops), ("*",)) == "198.51.100.9"
+
+
+def test_all_hops_trusted_falls_back_to_the_first():
+    trusted = ("127.0.0.1", "10.0.0.0/8")
+    assert client_ip(scope("127.0.0.1", ["10.0.0.1, 10.0.0.2"]), trusted) == "10.0.0.1"
+
+
+def test_non_utf8_forwarded_header_from_trusted_peer_does_not_crash():
+    # Header bytes are latin-1 per ASGI; a garbage first hop must not raise UnicodeDecodeError.
+    raw = scope("127.0.0.1")
+    raw["headers"].append((b"x-forwarded-for", b"\xe9t\xe9, 198.51.100.9"))
+    assert client_ip(raw, LOOPBACK) == "198.51.100.9"
+
+
+def test_missing_client_is_reported_as_unknown():
+    assert client_ip(scope(None), LOOPBACK) == "unknown"
+
+
+def test_malformed_trusted_entries_are_skipped():
+    trusted = ("not-an-ip/99", "127.0.0.1")
+    assert client_ip(scope("127.0.0.1", ["198.51.100.9"]), trusted) == "198.51.100.9"
+    assert client_ip(scope("203.0.113.7", ["1.2.3.4"]), trusted) == "203.0.113.7"
+
+
+def _v1_event(source_ip: str) -> dict[str, Any]:
+    return {"version": "1.0", "requestContext": {"identity": {"sourceIp": source_ip}}}
+
+
+def _v2_event(source_ip: str) -> dict[str, Any]:
+    return {"version": "2.0", "requestContext": {"http": {"sourceIp": source_ip}}}
+
+
+@pytest.mark.parametrize("make_event", [_v1_event, _v2_event], ids=["rest-v1", "http-v2"])
+@pytest.mark.parametrize("trusted", [LOOPBACK, ("*",)], ids=["loopback", "star"])
+def test_api_gateway_source_ip_wins_over_headers(make_event, trusted):
+    # GIVEN Mangum's scope: the peer is a placeholder and the client sent a forged header
+    forged = scope("127.0.0.1", ["6.6.6.6"], event=make_event("198.51.100.42"))
+    assert client_ip(forged, trusted) == "198.51.100.42"
+
+
+def test_gateway_event_without_source_ip_falls_back_to_the_peer():
+    event = {"requestContext": {"http": {"sourceIp": ""}}}
+    assert client_ip(scope("203.0.113.7", ["6.6.6.6"], event=event), LOOPBACK) == "203.0.113.7"
+
+
+ipv4 = st.ip_addresses(v=4).map(str)
+# Header values are bytes; anything latin-1 can carry may arrive, not only addresses.
+latin1_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=20)
+hop_lists = st.lists(st.one_of(ipv4, latin1_text), max_size=5)
+
+
+@given(
+    peer=ipv4.filter(lambda ip: not ipaddress.ip_address(ip).is_loopback),
+    hops=hop_lists,
+)
+def test_property_untrusted_peer_is_always_the_answer(peer, hops):
+    headers = [", ".join(hops)] if hops else []
+    assert client_ip(scope(peer, headers), LOOPBACK) == peer
+
+
+@given(hops=st.lists(st.one_of(ipv4, latin1_text), max_size=5))
+def test_property_trusted_peer_answer_is_a_hop_or_the_peer(hops):
+    header = ",".join(hops)
+    answer = client_ip(scope("127.0.0.1", [header] if hops else []), LOOPBACK)
+    named = [hop.strip() for hop in header.split(",") if hop.strip()]
+    assert answer in named if named else answer == "127.0.0.1"
