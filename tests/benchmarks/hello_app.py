@@ -1,6 +1,6 @@
 """The floor for cold-start ratios: a bare Litestar app behind Mangum, serving one route."""
 
-from typing import Any
+from typing import Any, cast
 
 from litestar import Litestar, get
 from mangum import Mangum
@@ -12,4 +12,4 @@ def healthz() -> dict[str, str]:
 
 
 app = Litestar(route_handlers=[healthz])
-handler: Any = Mangum(app, lifespan="off")
+handler: Any = Mangum(cast(Any, app), lifespan="off")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ FUNCTIONS = ["auth", "rag"]
 GATEWAYS = ["http_v2", "rest_v1"]
 
 
-def _emf_records(output: str) -> list[dict]:
+def _emf_records(output: str) -> list[dict[str, Any]]:
     records = []
     for line in output.splitlines():
         if line.startswith("{") and '"_aws"' in line:
