@@ -11,17 +11,23 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.services import MotoServer, embedded_postgres, moto_server, patched_environ
+from tests.support.services import (
+    MotoServer,
+    embedded_postgres,
+    moto_server,
+    patched_environ,
+    server_data_dir,
+)
 
 # An address nothing listens on: tests that need a model host start the emulator explicitly.
 UNREACHABLE_MODEL_HOST = "http://127.0.0.1:9"
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_url() -> Iterator[str]:
     from stratus.migrations import apply_migrations
 
-    with embedded_postgres(tmp_path_factory.mktemp("pg") / "pgdata") as url:
+    with server_data_dir() as scratch, embedded_postgres(scratch / "pgdata") as url:
         apply_migrations(url)
         yield url
 

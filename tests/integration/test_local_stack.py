@@ -14,10 +14,18 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 from local.children import free_port
+from tests.support.services import server_data_dir
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    with server_data_dir("stratus-stack-") as scratch:
+        yield scratch / "data"
 
 
 @dataclass
@@ -88,8 +96,7 @@ def _postgres_running_in(data_dir: Path) -> bool:
     return False
 
 
-def test_stack_starts_reports_and_stops_cleanly(tmp_path):
-    data_dir = tmp_path / "data"
+def test_stack_starts_reports_and_stops_cleanly(data_dir):
     with running_stack(data_dir, "--emulate-model-host") as stack:
         ready = httpx.get(stack.base_url + "/readyz").json()
         children = _descendants_alive(stack.process.pid)
@@ -112,8 +119,7 @@ def test_stack_starts_reports_and_stops_cleanly(tmp_path):
     assert (data_dir / "secret_key").stat().st_mode & 0o077 == 0
 
 
-def test_restart_keeps_data_and_a_real_model_host_url_wins(tmp_path):
-    data_dir = tmp_path / "data"
+def test_restart_keeps_data_and_a_real_model_host_url_wins(data_dir):
     with running_stack(data_dir) as first:
         pass
     first_summary = first.output_after_stop()
@@ -133,16 +139,15 @@ def test_restart_keeps_data_and_a_real_model_host_url_wins(tmp_path):
     assert ready["checks"]["model_host"]["status"] == "fail"
 
 
-def test_external_database_url_is_used_instead_of_embedded(tmp_path, postgres_url):
-    data_dir = tmp_path / "data"
+def test_external_database_url_is_used_instead_of_embedded(data_dir, postgres_url):
     with running_stack(data_dir, DATABASE_URL=postgres_url) as stack:
         assert httpx.get(stack.base_url + "/readyz").json()["checks"]["postgres"]["status"] == "ok"
     assert "external (DATABASE_URL)" in stack.output_after_stop()
     assert not (data_dir / "postgres").exists()
 
 
-def test_lambda_mode_serves_health_and_function_routes(tmp_path):
-    with running_stack(tmp_path / "data", "--lambda-mode") as stack:
+def test_lambda_mode_serves_health_and_function_routes(data_dir):
+    with running_stack(data_dir, "--lambda-mode") as stack:
         missing = httpx.get(stack.base_url + "/api/v1/auths/no-such-route")
     assert missing.status_code == 404
     assert "detail" in missing.json()

