@@ -19,6 +19,8 @@ from tests.support.services import (
     server_data_dir,
 )
 
+pytest_plugins = ["tests.support.emulator"]
+
 # An address nothing listens on: tests that need a model host start the emulator explicitly.
 UNREACHABLE_MODEL_HOST = "http://127.0.0.1:9"
 

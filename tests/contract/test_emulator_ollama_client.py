@@ -9,7 +9,7 @@ import httpx
 import ollama
 import pytest
 
-from local.emulator import embed_text, expected_generate_reply, expected_reply, running_emulator
+from local.emulator import embed_text, expected_generate_reply, expected_reply
 from local.emulator.delivery import INJECTED_ERROR
 
 CHAT = "emulator-chat"
@@ -19,17 +19,6 @@ MESSAGES = [
     {"role": "user", "content": "what is the capital of France"},
 ]
 REPLY = expected_reply(MESSAGES)
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    with running_emulator() as handle:
-        yield handle
-
-
-@pytest.fixture(autouse=True)
-def _fresh_emulator(emulator):
-    emulator.reset()
 
 
 @pytest.fixture

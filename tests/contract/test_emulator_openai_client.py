@@ -6,23 +6,12 @@ import openai
 import pytest
 from openai import OpenAI
 
-from local.emulator import embed_text, expected_reply, running_emulator
+from local.emulator import embed_text, expected_reply
 
 CHAT = "emulator-chat"
 EMBED = "emulator-embed"
 MESSAGES = [{"role": "user", "content": "tell me a short story"}]
 REPLY = expected_reply(MESSAGES)
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    with running_emulator() as handle:
-        yield handle
-
-
-@pytest.fixture(autouse=True)
-def _fresh_emulator(emulator):
-    emulator.reset()
 
 
 @pytest.fixture

@@ -23,17 +23,6 @@ V1_BODY = {**CHAT_BODY, "stream": True}
 CLIENT_TIMEOUT = httpx.Timeout(5.0)
 
 
-@pytest.fixture(scope="module")
-def emulator():
-    with running_emulator() as handle:
-        yield handle
-
-
-@pytest.fixture(autouse=True)
-def _fresh_emulator(emulator):
-    emulator.reset()
-
-
 @pytest.fixture
 def http(emulator):
     with httpx.Client(base_url=emulator.base_url, timeout=CLIENT_TIMEOUT) as client:
