@@ -20,6 +20,8 @@ from local.children import Children, free_port, http_ok, wait_until
 from local.postgres import start_embedded_postgres
 from local.secret_key import ensure_secret_key
 from local.summary import StackFacts, print_summary, probe_model_host
+from stratus.auth.secret import require_signing_key
+from stratus.errors import ConfigError
 
 DEFAULT_PORT = 3000
 
@@ -43,8 +45,13 @@ def _aws_endpoint_configured() -> bool:
 
 def run(options: StackOptions) -> int:
     """Run until Ctrl-C or SIGTERM, which stop the children however far start-up got."""
-    with suppress(KeyboardInterrupt):
-        _run(options)
+    try:
+        with suppress(KeyboardInterrupt):
+            _run(options)
+    except ConfigError as error:
+        # A configuration mistake is the operator's to fix: say what, without a traceback.
+        print(f"Stratus cannot start: {error.message}", file=sys.stderr)
+        return 2
     print("Stratus stopped.", file=sys.stderr)
     return 0
 
@@ -99,6 +106,8 @@ def _run(options: StackOptions) -> None:
             facts.emulated_model_host = True
 
         _configure_app_env(options)
+        # Refuse a weak WEBUI_SECRET_KEY now, as a Lambda cold start does, not per request.
+        require_signing_key()
 
         if moto:
             wait_until(http_ok(moto.url + "/moto-api/"), timeout=30, what="moto", child=moto)

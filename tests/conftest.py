@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.auth import TEST_SECRET, auth_client, auth_env, log_capture
 from tests.support.services import (
     MotoServer,
     embedded_postgres,
@@ -18,6 +19,9 @@ from tests.support.services import (
     patched_environ,
     server_data_dir,
 )
+
+# Auth fixtures, shared by every test that needs accounts (see tests/support/auth.py).
+__all__ = ["auth_client", "auth_env", "log_capture"]
 
 pytest_plugins = ["tests.support.emulator"]
 
@@ -55,6 +59,8 @@ def stack_env(
         "OLLAMA_BASE_URL": UNREACHABLE_MODEL_HOST,
         "STRATUS_READINESS_TIMEOUT": "2",
         "POWERTOOLS_METRICS_NAMESPACE": "StratusTest",
+        # Deployed functions always have a strong signing secret; auth refuses to start without.
+        "WEBUI_SECRET_KEY": TEST_SECRET,
         **moto.env(),
     }
     with patched_environ(env):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.types import ControllerRouterHandler
 
+from functions.auth.routes import AuthsController, UsersController
 from stratus import probes
 from stratus.web.plugin import StratusPlugin
 
@@ -19,7 +20,7 @@ READINESS = (probes.POSTGRES, probes.DYNAMODB)
 
 def route_handlers() -> list[ControllerRouterHandler]:
     """This function's routes, without health: the local stack composes these into one app."""
-    return []
+    return [AuthsController, UsersController]
 
 
 def create_app() -> Litestar:

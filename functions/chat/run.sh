@@ -6,6 +6,6 @@
 # Same command in tests: tests/handler/test_chat_web_adapter.py runs this script.
 set -eu
 PORT="${AWS_LWA_PORT:-${PORT:-8080}}"
-exec python -m uvicorn functions.chat.app:create_app --factory \
+exec python -m uvicorn functions.chat.entry:create_entry_app --factory \
   --host 127.0.0.1 --port "$PORT" \
   --no-access-log --timeout-keep-alive 75 --lifespan on

@@ -44,6 +44,8 @@ def _child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DATABASE_"))}
     env["PYTHONPATH"] = f"{REPO}{os.pathsep}{REPO / 'layers' / 'stratus' / 'python'}"
     env["POWERTOOLS_METRICS_NAMESPACE"] = "Bench"
+    # The auth function refuses to start without a strong signing secret, as in production.
+    env.setdefault("WEBUI_SECRET_KEY", "bench-cold-start-signing-key-9d2f6a1c4e7b3a5d8c0f")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
 

@@ -24,10 +24,8 @@ RUN_SH = Path(__file__).resolve().parents[2] / "functions" / "chat" / "run.sh"
 REPO = RUN_SH.parents[2]
 
 
-@pytest.fixture(scope="module")
-def chat_under_adapter(stack_env) -> Iterator[str]:
-    port = free_port()
-    child_env = {
+def _adapter_env(port: int) -> dict[str, str]:
+    return {
         **os.environ,
         "AWS_LWA_PORT": str(port),
         "AWS_LAMBDA_FUNCTION_NAME": "stratus-chat",
@@ -35,8 +33,13 @@ def chat_under_adapter(stack_env) -> Iterator[str]:
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'layers' / 'stratus' / 'python'}",
     }
+
+
+@pytest.fixture(scope="module")
+def chat_under_adapter(stack_env) -> Iterator[str]:
+    port = free_port()
     process = subprocess.Popen(
-        ["/bin/sh", str(RUN_SH)], cwd=REPO, env=child_env, stdout=subprocess.PIPE
+        ["/bin/sh", str(RUN_SH)], cwd=REPO, env=_adapter_env(port), stdout=subprocess.PIPE
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -94,3 +97,12 @@ def test_errors_are_json_under_uvicorn(chat_under_adapter):
     assert openai_style.json()["error"]["type"] == "not_found_error"
     assert detail_style.status_code == 404
     assert "detail" in detail_style.json()
+
+
+def test_a_weak_secret_stops_chat_before_it_is_ready(stack_env):
+    env = {**_adapter_env(free_port()), "WEBUI_SECRET_KEY": "changeme", "STRATUS_DEV_MODE": "false"}
+    result = subprocess.run(
+        ["/bin/sh", str(RUN_SH)], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "WEBUI_SECRET_KEY: the signing secret is a published default" in result.stderr

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from stratus.db.pool import _pool
+from stratus.errors import ConfigError
 from stratus.modelhost.client import _client as model_host_client
+from stratus.settings import reset_settings
 from tests.handler.lambda_runtime import context_for, fresh_handler_module, load_event, runtime_loop
 
 __all__ = ["runtime_loop"]
@@ -78,3 +80,15 @@ def test_unknown_route_is_json_404_through_the_gateway(env, runtime_loop, gatewa
     result = module.handler(load_event(f"{gateway}_not_found"), context_for("auth"))
     assert result["statusCode"] == 404
     assert set(json.loads(result["body"])) == {"detail"}
+
+
+def test_a_weak_secret_fails_the_rag_cold_start(env, runtime_loop, monkeypatch):
+    # Every function verifies tokens through the shared guard, so each refuses a weak secret.
+    monkeypatch.setenv("WEBUI_SECRET_KEY", "short")
+    monkeypatch.setenv("STRATUS_DEV_MODE", "false")
+    reset_settings()
+    module = fresh_handler_module("rag")
+    with pytest.raises(ConfigError) as raised:
+        module.handler(load_event("http_v2_healthz"), context_for("rag"))
+    assert "WEBUI_SECRET_KEY" in raised.value.message
+    assert "short" not in raised.value.message.replace("shorter", "")

@@ -30,7 +30,7 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-async def bridge(env) -> AsyncIterator[LambdaBridge]:
+async def bridge(auth_env) -> AsyncIterator[LambdaBridge]:
     app = create_lambda_mode_app()
     try:
         yield app
@@ -82,3 +82,30 @@ def test_every_mangum_route_is_routed_to_its_function(env, function, create_app)
     for path in own:
         assert function_for(path) == function, f"{path} is not routed to {function}"
     assert MANGUM_FUNCTION_PREFIXES[function]
+
+
+async def test_accounts_work_through_the_lambda_handlers(bridge):
+    account = {"name": "Ada", "email": "ada@example.com", "password": "correct horse battery"}
+    async with (
+        AsyncTestClient(bridge) as via_lambda,
+        AsyncTestClient(create_local_app()) as direct,
+    ):
+        signup = await via_lambda.post("/api/v1/auths/signup", json=account)
+        signin = await via_lambda.post(
+            "/api/v1/auths/signin",
+            json={"email": account["email"], "password": "correct horse battery"},
+        )
+        headers = {"Authorization": f"Bearer {signin.json()['token']}"}
+        me_via_lambda = await via_lambda.get("/api/v1/auths/", headers=headers)
+        me_direct = await direct.get("/api/v1/auths/", headers=headers)
+        signout = await via_lambda.post("/api/v1/auths/signout", headers=headers)
+        after_signout = await direct.get("/api/v1/auths/", headers=headers)
+
+    assert signup.status_code == 200, signup.text
+    assert signin.status_code == 200, signin.text
+    # A token issued by the Lambda handler works in-process, and both answer alike.
+    assert _comparable(me_via_lambda) == _comparable(me_direct)
+    assert me_via_lambda.json()["email"] == "ada@example.com"
+    assert signout.status_code == 200
+    assert after_signout.status_code == 401
+    assert bridge.environments["auth"].invocations == 4

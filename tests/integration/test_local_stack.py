@@ -152,3 +152,23 @@ def test_lambda_mode_serves_health_and_function_routes(data_dir):
     assert missing.status_code == 404
     assert "detail" in missing.json()
     assert "Lambda mode" in stack.output_after_stop()
+
+
+def test_a_weak_secret_stops_the_stack_with_a_clear_message(data_dir):
+    env = _clean_env(WEBUI_SECRET_KEY="changeme")
+    result = subprocess.run(
+        [sys.executable, "-m", "local", "--data-dir", str(data_dir), "--port", str(free_port())],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "Stratus cannot start: WEBUI_SECRET_KEY: the signing secret is a published default" in (
+        result.stderr
+    )
+    assert "changeme" not in result.stderr
+    assert "Traceback" not in result.stderr
+    # Nothing it started is left running.
+    assert not _postgres_running_in(data_dir / "postgres")

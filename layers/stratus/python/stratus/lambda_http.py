@@ -18,16 +18,25 @@ from stratus.observability import get_logger, get_metrics
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
+def entry_app(create_app: Callable[[], Litestar]) -> Litestar:
+    """The app a Lambda entry point serves: built only once the signing secret checks out."""
+    from stratus.auth.secret import require_signing_key
+
+    require_signing_key()
+    return create_app()
+
+
 def mangum_handler(create_app: Callable[[], Litestar]) -> LambdaHandler:
     adapter: list[Any] = []
 
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        # Counted first, so an invocation that fails while starting up is still published.
+        get_metrics().add_metric(name="Invocations", unit=MetricUnit.Count, value=1)
         if not adapter:
             from mangum import Mangum
 
             # lifespan="off": Mangum would otherwise run startup and shutdown on every call.
-            adapter.append(Mangum(cast(Any, create_app()), lifespan="off"))
-        get_metrics().add_metric(name="Invocations", unit=MetricUnit.Count, value=1)
+            adapter.append(Mangum(cast(Any, entry_app(create_app)), lifespan="off"))
         result: dict[str, Any] = adapter[0](event, context)
         return result
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from stratus.durations import parse_duration
 from stratus.env import EnvReader
 from stratus.errors import ConfigError
 
@@ -185,6 +186,71 @@ class TelemetrySettings:
         )
 
 
+# OWASP's argon2id floor (m=19 MiB, t=2, p=1) and its equal-cost variants with less memory.
+ARGON2_FLOOR = ((19 * 1024, 2), (12 * 1024, 3), (9 * 1024, 4), (7 * 1024, 5))
+# Tokens always carry ``exp``: Open WebUI's "-1" (never) becomes this long lifetime instead.
+LONGEST_TOKEN_LIFETIME = 365 * 24 * 3600
+USER_ROLES = ("pending", "user")
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    secret_key: str | None = field(repr=False)
+    secret_key_arn: str | None
+    dev_mode: bool
+    jwt_expires_in: int
+    enable_signup: bool
+    default_user_role: str
+    enable_api_key: bool
+    login_max_failures: int
+    login_max_failures_per_ip: int
+    login_window: int
+    signup_max_per_ip: int
+    argon2_time_cost: int
+    argon2_memory_kib: int
+    argon2_parallelism: int
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> AuthSettings:
+        env = EnvReader(environ)
+        role = env.text("DEFAULT_USER_ROLE", "pending").lower()
+        if role not in USER_ROLES:
+            raise ConfigError("DEFAULT_USER_ROLE must be 'pending' or 'user'")
+        expires = parse_duration("JWT_EXPIRES_IN", env.text("JWT_EXPIRES_IN", "24h"))
+        settings = cls(
+            secret_key=env.optional("WEBUI_SECRET_KEY"),
+            secret_key_arn=env.optional("STRATUS_SECRET_KEY_ARN"),
+            dev_mode=env.flag("STRATUS_DEV_MODE", False),
+            jwt_expires_in=LONGEST_TOKEN_LIFETIME if expires is None else expires,
+            enable_signup=env.flag("ENABLE_SIGNUP", True),
+            default_user_role=role,
+            enable_api_key=env.flag("ENABLE_API_KEY", True),
+            login_max_failures=env.integer("STRATUS_LOGIN_MAX_FAILURES", 10, minimum=1),
+            login_max_failures_per_ip=env.integer(
+                "STRATUS_LOGIN_MAX_FAILURES_PER_IP", 100, minimum=1
+            ),
+            login_window=env.integer("STRATUS_LOGIN_WINDOW_SECONDS", 300, minimum=1),
+            signup_max_per_ip=env.integer("STRATUS_SIGNUP_MAX_PER_IP", 20, minimum=0),
+            # argon2-cffi's RFC 9106 low-memory profile: well above OWASP's floor.
+            argon2_time_cost=env.integer("STRATUS_ARGON2_TIME_COST", 3, minimum=1),
+            argon2_memory_kib=env.integer("STRATUS_ARGON2_MEMORY_KIB", 65536, minimum=8),
+            argon2_parallelism=env.integer("STRATUS_ARGON2_PARALLELISM", 4, minimum=1),
+        )
+        if not settings.dev_mode and not settings.argon2_meets_floor:
+            raise ConfigError(
+                "STRATUS_ARGON2_* are below OWASP's argon2id floor (19 MiB, t=2); "
+                "weaker hashing is allowed only with STRATUS_DEV_MODE=true"
+            )
+        return settings
+
+    @property
+    def argon2_meets_floor(self) -> bool:
+        return any(
+            self.argon2_memory_kib >= memory and self.argon2_time_cost >= time
+            for memory, time in ARGON2_FLOOR
+        )
+
+
 @functools.cache
 def web_settings() -> WebSettings:
     return WebSettings.from_env(os.environ)
@@ -210,7 +276,19 @@ def model_host_settings() -> ModelHostSettings:
     return ModelHostSettings.from_env(os.environ)
 
 
-_LOADERS = (web_settings, database_settings, aws_settings, storage_settings, model_host_settings)
+@functools.cache
+def auth_settings() -> AuthSettings:
+    return AuthSettings.from_env(os.environ)
+
+
+_LOADERS = (
+    web_settings,
+    database_settings,
+    aws_settings,
+    storage_settings,
+    model_host_settings,
+    auth_settings,
+)
 
 
 def reset_settings() -> None:

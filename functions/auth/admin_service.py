@@ -1,0 +1,80 @@
+"""Administration: create, list, change and delete accounts, and end a user's sessions."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from functions.auth.schemas import AddUserForm, UserPage, UserResponse, UserUpdateForm
+from functions.auth.service import clean_name, normalise_email
+from functions.auth.store import NewUser, UserRow, UsersStore
+from stratus.auth import Principal
+from stratus.auth.deletion import delete_user
+from stratus.auth.passwords import Passwords, check_acceptable
+from stratus.auth.sessions_store import SessionsStore
+from stratus.errors import NotFoundError, PermissionDeniedError
+
+
+def user_response(row: UserRow) -> UserResponse:
+    return UserResponse(
+        id=row.id,
+        email=row.email,
+        name=row.name,
+        role=row.role,
+        created_at=int(row.created_at.timestamp()),
+        updated_at=int(row.updated_at.timestamp()),
+    )
+
+
+def _not_found() -> NotFoundError:
+    return NotFoundError("User not found.")
+
+
+@dataclass(frozen=True, slots=True)
+class AdminService:
+    users: UsersStore
+    sessions: SessionsStore
+    passwords: Passwords
+
+    async def add(self, form: AddUserForm) -> UserRow:
+        check_acceptable(form.password)
+        new = NewUser(
+            id=str(uuid.uuid4()),
+            email=normalise_email(form.email),
+            name=clean_name(form.name),
+            password_hash=await self.passwords.hash(form.password),
+        )
+        return await self.users.create(new, role=form.role, first_may_claim_admin=False)
+
+    async def page(self, page: int, limit: int) -> UserPage:
+        rows, total = await self.users.page(offset=(page - 1) * limit, limit=limit)
+        return UserPage([user_response(r) for r in rows], total, page, limit)
+
+    async def update(self, admin: Principal, user_id: str, form: UserUpdateForm) -> UserRow:
+        # Admins cannot demote themselves: the server must never be left without one by accident.
+        if user_id == admin.user_id and form.role is not None and form.role != admin.role:
+            raise PermissionDeniedError("Administrators cannot change their own role.")
+        password_hash = None
+        if form.password:
+            check_acceptable(form.password)
+            password_hash = await self.passwords.hash(form.password)
+        row = await self.users.update(
+            user_id,
+            name=clean_name(form.name) if form.name is not None else None,
+            email=normalise_email(form.email) if form.email is not None else None,
+            role=form.role,
+            password_hash=password_hash,
+        )
+        if row is None:
+            raise _not_found()
+        return row
+
+    async def delete(self, admin: Principal, user_id: str) -> None:
+        if user_id == admin.user_id:
+            raise PermissionDeniedError("Administrators cannot delete their own account.")
+        if not await delete_user(user_id):
+            raise _not_found()
+
+    async def revoke_sessions(self, user_id: str) -> None:
+        if not await self.sessions.revoke_all(user_id):
+            raise _not_found()

@@ -1,0 +1,54 @@
+"""Builds the services from current settings, once per distinct settings value."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from litestar import Request
+
+from functions.auth.admin_service import AdminService
+from functions.auth.keys_service import KeysService
+from functions.auth.keys_store import KeysStore
+from functions.auth.service import AccountService
+from functions.auth.store import UsersStore
+from stratus.auth.limiter import Limits, LoginLimiter
+from stratus.auth.passwords import Argon2Parameters, passwords_for
+from stratus.auth.secret import signing_key
+from stratus.auth.sessions_store import SessionsStore
+from stratus.auth.tokens import TokenCodec
+from stratus.ephemeral import get_ephemeral_store
+from stratus.settings import AuthSettings, auth_settings, web_settings
+from stratus.web.client_ip import client_ip
+
+
+@functools.cache
+def _accounts(settings: AuthSettings) -> AccountService:
+    return AccountService(
+        users=UsersStore(),
+        sessions=SessionsStore(),
+        passwords=passwords_for(Argon2Parameters.from_settings(settings)),
+        tokens=TokenCodec(signing_key(settings), lifetime_seconds=settings.jwt_expires_in),
+        limiter=LoginLimiter(get_ephemeral_store(), Limits.from_settings(settings)),
+        settings=settings,
+    )
+
+
+def provide_accounts() -> AccountService:
+    return _accounts(auth_settings())
+
+
+def provide_admin() -> AdminService:
+    settings = auth_settings()
+    return AdminService(
+        UsersStore(), SessionsStore(), passwords_for(Argon2Parameters.from_settings(settings))
+    )
+
+
+def provide_keys() -> KeysService:
+    return KeysService(KeysStore(), enabled=auth_settings().enable_api_key)
+
+
+def provide_client_ip(request: Request[Any, Any, Any]) -> str:
+    """The forwarded address only from a trusted proxy; API Gateway's own in Lambda."""
+    return client_ip(request.scope, web_settings().forwarded_allow_ips)
