@@ -218,9 +218,18 @@ def test_invalid_body_is_422_naming_the_field(client, prefix, body, field):
     assert field in message
 
 
-def test_wrong_type_reports_the_field_as_param(client):
-    _, _, payload = _post_items(client, "/v1", {"name": "a", "count": "three"})
-    assert payload["error"]["param"] == "count"
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "a", "count": "three"}, "count"),
+        ({"name": "a"}, "count"),
+        ({"name": "a", "count": 1, "surprise": True}, "surprise"),
+    ],
+    ids=["wrong-type", "missing", "unknown"],
+)
+def test_openai_param_names_the_offending_field(client, body, field):
+    _, _, payload = _post_items(client, "/v1", body)
+    assert payload["error"]["param"] == field
     assert payload["error"]["type"] == "invalid_request_error"
 
 

@@ -8,6 +8,7 @@ with the request's correlation id and answered with a generic message.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,10 @@ def uses_openai_shape(path: str) -> bool:
     return path == "/v1" or path.startswith("/v1/")
 
 
+# msgspec names a missing or unknown field only in its message; Litestar's key is then "data".
+_NAMED_FIELD = re.compile(r"field `([^`]+)`")
+
+
 def _validation_message(exc: ValidationException) -> tuple[str, str | None]:
     problems = exc.extra if isinstance(exc.extra, list) else []
     parts: list[str] = []
@@ -44,6 +49,9 @@ def _validation_message(exc: ValidationException) -> tuple[str, str | None]:
             continue
         key = problem.get("key")
         message = str(problem.get("message", "invalid value"))
+        named = _NAMED_FIELD.search(message)
+        if key == "data" and named:
+            key = named.group(1)
         if key and first_key is None:
             first_key = str(key)
         parts.append(f"{key}: {message}" if key else message)
