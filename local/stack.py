@@ -58,9 +58,10 @@ def run(options: StackOptions) -> int:
 
 def _run(options: StackOptions) -> None:
     started = time.monotonic()
-    options.data_dir.mkdir(parents=True, exist_ok=True)
-    facts = StackFacts(data_dir=options.data_dir.resolve(), lambda_mode=options.lambda_mode)
-    children = Children(log_dir=options.data_dir / "logs")
+    data_dir = options.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    facts = StackFacts(data_dir=data_dir, lambda_mode=options.lambda_mode)
+    children = Children(log_dir=data_dir / "logs")
     with ExitStack() as cleanup:
         cleanup.callback(children.stop_all)
         moto = None
@@ -81,10 +82,10 @@ def _run(options: StackOptions) -> None:
         if os.environ.get("DATABASE_URL"):
             facts.postgres = "external (DATABASE_URL)"
         else:
-            postgres = start_embedded_postgres(options.data_dir / "postgres")
+            postgres = start_embedded_postgres(data_dir / "postgres")
             cleanup.callback(postgres.stop)
             os.environ["DATABASE_URL"] = postgres.database_url
-            facts.postgres = f"embedded, data in {options.data_dir / 'postgres'}"
+            facts.postgres = f"embedded, data in {data_dir / 'postgres'}"
 
         from stratus.migrations import apply_migrations
 
