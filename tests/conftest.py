@@ -29,6 +29,12 @@ pytest_plugins = ["tests.support.emulator"]
 UNREACHABLE_MODEL_HOST = "http://127.0.0.1:9"
 
 
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (``pytestmark = pytest.mark.anyio``) run on asyncio, as the functions do."""
+    return "asyncio"
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     from stratus.migrations import apply_migrations

@@ -12,11 +12,6 @@ pytestmark = pytest.mark.anyio
 USERS = "/api/v1/users"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def test_admin_adds_a_user_who_can_then_sign_in(auth_client):
     admin, _ = await admin_and_user(auth_client)
     email, password = unique_email("added"), remember("added-user-password")

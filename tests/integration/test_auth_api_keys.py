@@ -18,11 +18,6 @@ ME = "/api/v1/auths/"
 KEYS = "/api/v1/auths/api_keys"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _rows(database_url: str) -> list[tuple[object, ...]]:
     with psycopg.connect(database_url) as conn:
         return conn.execute("SELECT * FROM api_keys").fetchall()

@@ -9,11 +9,6 @@ from tests.support.auth import apply_env, signin, signup, unique_email
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def via(ip: str) -> dict[str, str]:
     return {"X-Forwarded-For": ip}
 

@@ -19,11 +19,6 @@ pytestmark = pytest.mark.anyio
 SESSION_USER = "/api/v1/auths/"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class _Counter(BaseHTTPRequestHandler):
     hits = 0
 

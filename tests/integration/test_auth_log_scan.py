@@ -15,11 +15,6 @@ from tests.support.log_capture import issued_secrets, leaks, remember
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def test_no_secret_appears_in_any_log_record(auth_client, log_capture):
     admin, user = await admin_and_user(auth_client)
     key = await create_key(auth_client, user)

@@ -15,11 +15,6 @@ pytestmark = pytest.mark.anyio
 ME = "/api/v1/auths/"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def _second_session(client, account) -> dict[str, str]:
     response = await signin(client, account.email, account.password)
     assert response.status_code == 200

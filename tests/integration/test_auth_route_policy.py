@@ -49,11 +49,6 @@ POLICY: dict[tuple[str, str], tuple[str, bool, bool]] = {
 }
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _walk(app: Litestar):
     for route in app.routes:
         for handler in getattr(route, "route_handlers", []):

@@ -15,11 +15,6 @@ from tests.support.log_capture import remember
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def test_signin_returns_a_working_session(auth_client):
     account = await signup(auth_client)
     response = await signin(auth_client, account.email.upper(), account.password)

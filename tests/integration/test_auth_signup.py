@@ -13,11 +13,6 @@ from tests.support.log_capture import remember
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def test_first_account_is_admin_and_later_ones_get_the_default_role(auth_client):
     first = await signup(auth_client)
     second = await signup(auth_client)

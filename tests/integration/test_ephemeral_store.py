@@ -18,11 +18,6 @@ from stratus.settings import reset_settings
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class FakeClock:
     """A clock the test moves by hand; starts at the real time so DynamoDB sees sane values."""
 

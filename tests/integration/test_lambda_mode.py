@@ -25,11 +25,6 @@ REQUESTS = [
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def bridge(auth_env) -> AsyncIterator[LambdaBridge]:
     app = create_lambda_mode_app()
     try:

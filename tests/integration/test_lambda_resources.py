@@ -34,11 +34,6 @@ class CountingBuilder:
         return Client(self.calls)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.anyio
 async def test_same_object_across_calls_on_one_loop():
     build = CountingBuilder()

@@ -16,11 +16,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def emulator(env) -> Iterator[EmulatorHandle]:
     with running_emulator() as handle:
         os.environ["OLLAMA_BASE_URL"] = handle.base_url

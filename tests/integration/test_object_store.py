@@ -24,11 +24,6 @@ from tests.support.services import MotoServer
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def s3_client(endpoint: str) -> Any:
     return boto3.client(
         "s3",

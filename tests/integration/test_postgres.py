@@ -21,11 +21,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def db(env: dict[str, str]) -> AsyncIterator[dict[str, str]]:
     """The stack environment; the pool built on this test's loop is closed afterwards."""
     yield env

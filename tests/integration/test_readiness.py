@@ -15,11 +15,6 @@ from stratus.settings import reset_settings
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.parametrize("create_app", [create_auth, create_chat, create_rag])
 async def test_healthz_answers_without_any_configuration(create_app, monkeypatch):
     # GIVEN no database or AWS configuration at all: liveness must not touch either

@@ -12,11 +12,6 @@ FAST = Argon2Parameters(time_cost=1, memory_kib=1024, parallelism=1)
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.parametrize("password", ["", "x" * 1025, "€" * 342])
 async def test_unacceptable_passwords_are_refused_before_hashing(password):
     passwords = Passwords(FAST)

@@ -15,11 +15,6 @@ from stratus.settings import AuthSettings
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class FakeLimiter:
     def __init__(self, mode: str = "open") -> None:
         self.mode = mode

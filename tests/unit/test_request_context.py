@@ -28,11 +28,6 @@ pytestmark = pytest.mark.anyio
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class _Capture(logging.Handler):
     def __init__(self, formatter: logging.Formatter) -> None:
         super().__init__()
