@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
@@ -32,7 +32,7 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(app: Any, *, lifespan: str = "on") -> Iterator[LiveServer]:
+def live_server(app: Any, *, lifespan: Literal["auto", "on", "off"] = "on") -> Iterator[LiveServer]:
     """Serve ``app`` on 127.0.0.1 until the block exits.
 
     The server's peer address for clients is 127.0.0.1, so tests that need forwarded headers
