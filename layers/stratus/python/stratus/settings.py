@@ -251,6 +251,81 @@ class AuthSettings:
         )
 
 
+def _per_model(name: str, raw: str | None) -> tuple[tuple[str, str], ...]:
+    """``8192`` (every model) or ``llama3.2=8192;qwen*=32768;*=4096``: glob patterns, first match
+    wins, ``*`` the default. Returned in order, as (pattern, value) pairs."""
+    if not raw:
+        return ()
+    pairs: list[tuple[str, str]] = []
+    for part in raw.split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        pattern, sep, value = part.rpartition("=")
+        if not sep:
+            pattern, value = "*", part
+        if not pattern.strip() or not value.strip():
+            raise ConfigError(f"{name} must look like 8192 or model=8192;*=4096")
+        pairs.append((pattern.strip(), value.strip()))
+    return tuple(pairs)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSettings:
+    """The chat function: stop watching, checkpoints, time limits, limits and model policy."""
+
+    poll_interval: float
+    checkpoint_interval: float
+    stale_after: float
+    deadline_margin: float
+    max_generation_seconds: float
+    first_byte_timeout: float
+    max_line_bytes: int
+    max_response_bytes: int
+    requests_per_minute: int
+    daily_token_budget: int
+    limits_exempt_admins: bool
+    user_models: tuple[str, ...]
+    models_cache_seconds: float
+    num_ctx: tuple[tuple[str, str], ...]
+    keep_alive: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> ChatSettings:
+        env = EnvReader(environ)
+        checkpoint = env.number("STRATUS_CHAT_CHECKPOINT_INTERVAL", 3.0, minimum=0.1)
+        num_ctx = _per_model("STRATUS_MODEL_NUM_CTX", env.optional("STRATUS_MODEL_NUM_CTX"))
+        for _, value in num_ctx:
+            if not value.isdigit() or int(value) < 1:
+                raise ConfigError("STRATUS_MODEL_NUM_CTX values must be whole numbers of tokens")
+        return cls(
+            poll_interval=env.number("STRATUS_CHAT_POLL_INTERVAL", 0.3, minimum=0.05),
+            checkpoint_interval=checkpoint,
+            # A streaming message not checkpointed for this long reads as interrupted.
+            stale_after=env.number(
+                "STRATUS_CHAT_STALE_AFTER", max(30.0, checkpoint * 4), minimum=checkpoint
+            ),
+            deadline_margin=env.number("STRATUS_CHAT_DEADLINE_MARGIN", 10.0, minimum=0.0),
+            # API Gateway ends a streamed response after 15 minutes.
+            max_generation_seconds=env.number("STRATUS_CHAT_MAX_SECONDS", 870.0, minimum=1.0),
+            # Loading a large model onto the GPU can take minutes before the first token.
+            first_byte_timeout=env.number("STRATUS_MODEL_FIRST_BYTE_TIMEOUT", 300.0, minimum=0.05),
+            max_line_bytes=env.integer("STRATUS_UPSTREAM_MAX_LINE_BYTES", 1 << 20, minimum=1024),
+            max_response_bytes=env.integer(
+                "STRATUS_UPSTREAM_MAX_RESPONSE_BYTES", 32 << 20, minimum=1024
+            ),
+            requests_per_minute=env.integer("STRATUS_RATE_LIMIT_RPM", 60, minimum=0),
+            daily_token_budget=env.integer("STRATUS_DAILY_TOKEN_BUDGET", 2_000_000, minimum=0),
+            limits_exempt_admins=env.flag("STRATUS_LIMITS_EXEMPT_ADMINS", True),
+            user_models=env.items("STRATUS_USER_MODELS"),
+            models_cache_seconds=env.number("STRATUS_MODELS_CACHE_SECONDS", 10.0, minimum=0.0),
+            num_ctx=num_ctx,
+            keep_alive=_per_model(
+                "STRATUS_MODEL_KEEP_ALIVE", env.optional("STRATUS_MODEL_KEEP_ALIVE")
+            ),
+        )
+
+
 @functools.cache
 def web_settings() -> WebSettings:
     return WebSettings.from_env(os.environ)
@@ -281,6 +356,11 @@ def auth_settings() -> AuthSettings:
     return AuthSettings.from_env(os.environ)
 
 
+@functools.cache
+def chat_settings() -> ChatSettings:
+    return ChatSettings.from_env(os.environ)
+
+
 _LOADERS = (
     web_settings,
     database_settings,
@@ -288,6 +368,7 @@ _LOADERS = (
     storage_settings,
     model_host_settings,
     auth_settings,
+    chat_settings,
 )
 
 
