@@ -9,7 +9,7 @@ import pytest
 
 from stratus.db.pool import _pool
 from stratus.errors import ConfigError
-from stratus.modelhost.client import _client as model_host_client
+from stratus.modelhost.http import _http as model_host_http
 from stratus.settings import reset_settings
 from tests.handler.lambda_runtime import context_for, fresh_handler_module, load_event, runtime_loop
 
@@ -69,9 +69,9 @@ def test_readyz_reuses_pool_and_clients_on_warm_invocation(env, runtime_loop, fu
     assert not pool_after_cold.closed
     if function == "rag":
         # rag probes the model host too: its HTTP client must also survive the warm call.
-        client = model_host_client.built_for(runtime_loop)
+        client = model_host_http.built_for(runtime_loop)
         assert client is not None
-        assert not client.http.is_closed
+        assert not client.session.closed
 
 
 @pytest.mark.parametrize("gateway", GATEWAYS)

@@ -1,5 +1,15 @@
-"""The HTTP client for the GPU Ollama host (or any server speaking Ollama's API)."""
+"""The model upstreams: Ollama hosts (the GPU host) and OpenAI-compatible APIs, over aiohttp."""
 
-from stratus.modelhost.client import ModelHostClient, close_model_host, get_model_host
+from stratus.modelhost.catalog import CatalogModel, ModelChoice
+from stratus.modelhost.host import Embeddings, ModelHost, close_model_host, get_model_host
+from stratus.modelhost.upstreams import Upstream
 
-__all__ = ["ModelHostClient", "close_model_host", "get_model_host"]
+__all__ = [
+    "CatalogModel",
+    "Embeddings",
+    "ModelChoice",
+    "ModelHost",
+    "Upstream",
+    "close_model_host",
+    "get_model_host",
+]

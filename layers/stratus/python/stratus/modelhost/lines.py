@@ -1,0 +1,75 @@
+"""Reading upstream bodies line by line, with the caps a hostile upstream must not get past.
+
+Every network read is split into whole lines and handed over as one batch, so lines that arrive
+together are relayed together (one write to the client instead of several). Caps: the first
+byte must arrive within ``first_byte_timeout``, later bytes within ``idle_timeout`` of each
+other, no line may exceed ``max_line`` bytes and the whole body ``max_total`` bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import aiohttp
+
+
+class StreamLimitError(Exception):
+    """The upstream broke a cap or stopped answering; the message is safe to show clients."""
+
+
+class UpstreamClosedError(Exception):
+    """The upstream connection dropped mid-body: a reset, not a clean end."""
+
+
+@dataclass(frozen=True, slots=True)
+class LineLimits:
+    first_byte_timeout: float
+    idle_timeout: float
+    max_line: int
+    max_total: int
+
+
+async def iter_line_batches(
+    response: aiohttp.ClientResponse, limits: LineLimits
+) -> AsyncIterator[list[bytes]]:
+    """Yield the complete, non-blank lines of each read; a final unterminated line too."""
+    import aiohttp
+
+    content = response.content
+    pending = b""
+    total = 0
+    wait = limits.first_byte_timeout
+    while True:
+        # A fresh timeout per read: a timeout held across ``yield`` would cancel the consumer.
+        try:
+            async with asyncio.timeout(wait):
+                data = await content.readany()
+        except TimeoutError:
+            raise StreamLimitError("The model host stopped sending data (timed out).") from None
+        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, OSError):
+            raise UpstreamClosedError from None
+        if not data:
+            break
+        wait = limits.idle_timeout
+        total += len(data)
+        if total > limits.max_total:
+            raise StreamLimitError("The model host's response exceeded the size limit.")
+        buffer = pending + data if pending else data
+        cut = buffer.rfind(b"\n")
+        if cut < 0:
+            pending = buffer
+        else:
+            pending = buffer[cut + 1 :]
+            lines = [line for line in buffer[:cut].split(b"\n") if line.strip()]
+            if any(len(line) > limits.max_line for line in lines):
+                raise StreamLimitError("The model host sent a line over the size limit.")
+            if lines:
+                yield lines
+        if len(pending) > limits.max_line:
+            raise StreamLimitError("The model host sent a line over the size limit.")
+    if pending.strip():
+        yield [pending]
