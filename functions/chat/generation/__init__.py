@@ -1,0 +1,1 @@
+"""Generations: the streaming relay, the cross-instance stop registry, checkpoints and limits."""

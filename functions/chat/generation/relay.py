@@ -1,0 +1,358 @@
+"""The running generation: relays upstream tokens while stop, disconnect and time are watched.
+
+Three watchers run beside the relay and never block it: the stop watcher polls the registry
+every ``STRATUS_CHAT_POLL_INTERVAL`` (strongly consistent reads), the disconnect watcher waits
+for the client to leave, and the deadline timer fires before Lambda's time (or the generation
+cap) runs out. Whichever ends first decides the ``Ending``; closing the upstream connection
+is what makes Ollama stop using the GPU.
+
+Client disconnect policy: a turn saved into a chat (``chat_id``) runs to completion and is
+saved; a bare API call closes the upstream at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import msgspec
+
+from functions.chat.generation import sse
+from functions.chat.generation.outcome import FINISH_REASON, Ending, Outcome
+from functions.chat.generation.registry import Admission, GenerationRegistry
+from stratus.modelhost.lines import (
+    LineLimits,
+    StreamLimitError,
+    UpstreamClosedError,
+    iter_line_batches,
+)
+from stratus.observability import get_logger
+from stratus.settings import ChatSettings
+from stratus.web.error_mapper import ErrorInfo, error_body
+
+if TYPE_CHECKING:
+    import aiohttp
+    from litestar.types import Message, Receive, Scope, Send
+
+_encode = msgspec.json.Encoder().encode
+
+
+class ChunkTranslator(Protocol):
+    """``functions.chat.translate``'s stream translators, as the relay uses them."""
+
+    content: str
+    reasoning: str
+    tool_calls: list[dict[str, Any]]
+    finish_reason: str | None
+    done: bool
+    chunks_seen: int
+
+    def feed(self, data: bytes) -> list[dict[str, Any]]: ...
+    def usage(self) -> dict[str, int]: ...
+    def final_chunk(self, finish_reason: str) -> dict[str, Any]: ...
+    def usage_chunk(self) -> dict[str, Any]: ...
+
+
+class StreamError(Exception):
+    """Raised by translators for an upstream that errs or lies; the message is client-safe."""
+
+
+@dataclass
+class Turn:
+    """The chat turn this generation saves into, when the request named a ``chat_id``."""
+
+    chat_id: str
+    assistant_message_id: str
+    user_message_id: str | None
+
+
+@dataclass
+class GenerationContext:
+    user_id: str
+    task_id: str
+    model: str
+    upstream_kind: str
+    stream: bool
+    include_usage: bool
+    requested_at_ms: int
+    deadline: float | None  # epoch seconds (Lambda) or None
+    turn: Turn | None
+    admission: Admission
+    translator_errors: tuple[type[Exception], ...]
+    started: float = field(default_factory=time.perf_counter)
+
+
+class Persistence(Protocol):
+    async def checkpoint(self, turn: Turn, content: str, reasoning: str) -> None: ...
+    async def finish(self, turn: Turn, translator: ChunkTranslator, outcome: Outcome) -> None: ...
+
+
+class Reporter(Protocol):
+    def __call__(
+        self,
+        ctx: GenerationContext,
+        translator: ChunkTranslator,
+        outcome: Outcome,
+        ttft: float | None,
+    ) -> None: ...
+
+
+class GenerationResponse:
+    """An ASGI response: the handler has already opened the upstream and been admitted."""
+
+    def __init__(
+        self,
+        ctx: GenerationContext,
+        translator: ChunkTranslator,
+        upstream: aiohttp.ClientResponse,
+        resources: AsyncExitStack,
+        *,
+        registry: GenerationRegistry,
+        persistence: Persistence,
+        report: Reporter,
+        settings: ChatSettings,
+        extra_headers: list[tuple[bytes, bytes]],
+    ) -> None:
+        self.ctx = ctx
+        self.translator = translator
+        self.upstream = upstream
+        self.resources = resources
+        self.registry = registry
+        self.persistence = persistence
+        self.report = report
+        self.settings = settings
+        self.extra_headers = extra_headers
+        self._client_gone = False
+        self._first_token_at: float | None = None
+        self._send: Send | None = None
+        self._path = ""
+        self._next_checkpoint = 0.0
+        self._checkpointing: asyncio.Task[None] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._send = send
+        self._path = scope["path"]
+        async with self.resources:
+            if self.ctx.stream:
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [*sse.HEADERS, *self.extra_headers],
+                    }
+                )
+            outcome = await self._generate(receive)
+            # The outcome is saved even if this task is being cancelled (the server shutting
+            # down, say): nothing the user saw may be lost.
+            await asyncio.shield(self._conclude(outcome))
+
+    # -- the race between relay and watchers ----------------------------------------------
+
+    async def _generate(self, receive: Receive) -> Outcome:
+        if self.ctx.admission.stopped:
+            return Outcome(Ending.CANCELLED)
+        relay = asyncio.create_task(self._relay())
+        stop = asyncio.create_task(self._watch_stop())
+        deadline = asyncio.create_task(self._watch_deadline())
+        disconnect = asyncio.create_task(self._watch_disconnect(receive))
+        pending: set[asyncio.Task[Any]] = {relay, stop, deadline, disconnect}
+        try:
+            while True:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                if relay in done:
+                    return relay.result()
+                if stop in done:
+                    return Outcome(Ending.CANCELLED)
+                if deadline in done:
+                    return Outcome(Ending.INTERRUPTED)
+                if disconnect in done:
+                    self._client_gone = True
+                    if self.ctx.turn is None:
+                        return Outcome(Ending.CANCELLED)
+                    # A chat turn runs on without its reader and is saved.
+        finally:
+            for task in pending:
+                task.cancel()
+            # Closing the connection is what stops the model on the GPU.
+            self.upstream.close()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _relay(self) -> Outcome:
+        ctx, translator = self.ctx, self.translator
+        limits = LineLimits(
+            first_byte_timeout=self.settings.first_byte_timeout,
+            idle_timeout=self._idle_timeout(),
+            max_line=self.settings.max_line_bytes,
+            max_total=self.settings.max_response_bytes,
+        )
+        openai = ctx.upstream_kind == "openai"
+        loop = asyncio.get_running_loop()
+        self._next_checkpoint = loop.time() + self.settings.checkpoint_interval
+        try:
+            async for batch in iter_line_batches(self.upstream, limits):
+                if translator.done:
+                    # Anything after the end is ignored; the connection is closed, not reused.
+                    return Outcome(Ending.COMPLETE)
+                chunks: list[dict[str, Any]] = []
+                for line in batch:
+                    if openai:
+                        if not line.startswith(b"data:"):
+                            continue  # SSE comments and event names carry nothing we relay
+                        line = line[5:].strip()
+                        if line == b"[DONE]":
+                            break
+                    chunks.extend(translator.feed(line))
+                    if translator.done:
+                        break
+                if chunks:
+                    if self._first_token_at is None:
+                        self._first_token_at = time.perf_counter()
+                    await self._emit(sse.events(chunks))
+                if ctx.turn is not None and loop.time() >= self._next_checkpoint:
+                    self._checkpoint(loop.time())
+        except ctx.translator_errors as exc:
+            return Outcome(Ending.ERROR, str(exc), "upstream_error")
+        except StreamLimitError as exc:
+            return Outcome(Ending.ERROR, str(exc), "upstream_error")
+        except UpstreamClosedError:
+            if translator.done:
+                return Outcome(Ending.COMPLETE)
+            return Outcome(
+                Ending.ERROR, "The model host closed the connection mid-answer.", "upstream_error"
+            )
+        # Read to the end of the body after the last line, so the connection can be reused.
+        if translator.done:
+            return Outcome(Ending.COMPLETE)
+        return Outcome(
+            Ending.ERROR, "The model host ended the answer without finishing it.", "upstream_error"
+        )
+
+    def _idle_timeout(self) -> float:
+        from stratus.settings import model_host_settings
+
+        return model_host_settings().read_timeout
+
+    async def _watch_stop(self) -> None:
+        ctx = self.ctx
+        chat_id = ctx.turn.chat_id if ctx.turn else None
+        failures = 0
+        while True:
+            await asyncio.sleep(self.settings.poll_interval)
+            try:
+                if await self.registry.stop_requested(
+                    ctx.user_id, ctx.task_id, chat_id, ctx.requested_at_ms
+                ):
+                    return
+                failures = 0
+            except Exception:  # a failed poll must never end the stream
+                failures += 1
+                if failures == 1 or failures % 20 == 0:
+                    get_logger().warning(
+                        "stop poll failed; the stream goes on", extra={"task_id": ctx.task_id}
+                    )
+
+    async def _watch_deadline(self) -> None:
+        now = time.time()
+        budget = self.settings.max_generation_seconds - (time.perf_counter() - self.ctx.started)
+        if self.ctx.deadline is not None:
+            budget = min(budget, self.ctx.deadline - self.settings.deadline_margin - now)
+        await asyncio.sleep(max(0.0, budget))
+
+    @staticmethod
+    async def _watch_disconnect(receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    # -- output and persistence -------------------------------------------------------------
+
+    async def _emit(self, body: bytes) -> None:
+        if self.ctx.stream and not self._client_gone and self._send is not None:
+            await self._send({"type": "http.response.body", "body": body, "more_body": True})
+
+    def _checkpoint(self, now: float) -> None:
+        self._next_checkpoint = now + self.settings.checkpoint_interval
+        if self._checkpointing is not None and not self._checkpointing.done():
+            return  # the previous one is still writing; the next will carry more text
+        turn = self.ctx.turn
+        assert turn is not None
+        content, reasoning = self.translator.content, self.translator.reasoning
+        self._checkpointing = asyncio.create_task(
+            _quietly(self.persistence.checkpoint(turn, content, reasoning), "checkpoint failed")
+        )
+
+    async def _conclude(self, outcome: Outcome) -> None:
+        ctx, translator = self.ctx, self.translator
+        if outcome.ending is Ending.ERROR:
+            await self._emit(
+                sse.error_event(
+                    outcome.error or "The model host failed.",
+                    error_type="upstream_error",
+                    code=outcome.error_code,
+                )
+            )
+        elif outcome.ending in FINISH_REASON:
+            await self._emit(sse.events([translator.final_chunk(FINISH_REASON[outcome.ending])]))
+        if ctx.stream and ctx.include_usage and outcome.ending is not Ending.ERROR:
+            await self._emit(sse.events([translator.usage_chunk()]))
+        if self._checkpointing is not None:
+            await asyncio.gather(self._checkpointing, return_exceptions=True)
+        if ctx.turn is not None:
+            await _quietly(self.persistence.finish(ctx.turn, translator, outcome), "saving failed")
+        tokens = translator.usage().get("total_tokens", 0)
+        await _quietly(
+            self.registry.finish(ctx.user_id, ctx.task_id, tokens, ctx.admission),
+            "registry finish failed",
+        )
+        ttft = None
+        if self._first_token_at is not None:
+            ttft = self._first_token_at - ctx.started
+        self.report(ctx, translator, outcome, ttft)
+        send = self._send
+        assert send is not None
+        if ctx.stream:
+            tail = sse.DONE if outcome.ending is not Ending.ERROR and not self._client_gone else b""
+            await send({"type": "http.response.body", "body": tail, "more_body": False})
+        else:
+            await self._send_whole(send, outcome)
+
+    async def _send_whole(self, send: Send, outcome: Outcome) -> None:
+        from functions.chat.translate import completion_object
+
+        if outcome.ending is Ending.ERROR:
+            status = 502
+            info = ErrorInfo(
+                502,
+                outcome.error or "The model host failed.",
+                "upstream_error",
+                None,
+                outcome.error_code,
+            )
+            body: dict[str, Any] = error_body(self._path, info)
+        else:
+            status = 200
+            reason = FINISH_REASON.get(outcome.ending)
+            body = completion_object(self.translator, finish_reason=reason)
+        payload = _encode(body)
+        message: Message = {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *self.extra_headers,
+            ],
+        }
+        await send(message)
+        await send({"type": "http.response.body", "body": payload, "more_body": False})
+
+
+async def _quietly(work: Awaitable[None], what: str) -> None:
+    """Run ``work``; log a failure instead of raising (the client's stream must end cleanly)."""
+    try:
+        await work
+    except Exception:  # logged with its traceback; nothing else to do here
+        get_logger().exception(what)

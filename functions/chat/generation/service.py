@@ -1,0 +1,212 @@
+"""Starting a generation: model, translation, the chat turn, the upstream and admission.
+
+Order matters. Everything that can refuse the request without touching the model host comes
+first: the model must exist and be allowed (404), the body must translate (400), and a
+``chat_id`` must belong to the caller (404, and no upstream call: matrix row 1). Then the
+upstream request and the registry's admission (limits, registration, an early stop) run side by
+side, so the shared-state round trip costs no time to first token; the first byte goes out only
+once both answered, and a refusal closes the upstream before any token was relayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from functions.chat.generation.outcome import Ending, Outcome
+from functions.chat.generation.registry import Admission, GenerationRegistry, refusal
+from functions.chat.generation.relay import (
+    GenerationContext,
+    GenerationResponse,
+    Persistence,
+    Reporter,
+    Turn,
+)
+from functions.chat.generation.report import limit_hit
+from functions.chat.schemas.openai import ChatCompletionRequest
+from functions.chat.translate import (
+    OllamaChatStream,
+    OpenAIChatStream,
+    UpstreamStreamError,
+    ollama_chat_body,
+    openai_chat_body,
+)
+from stratus.auth.principal import Principal
+from stratus.errors import RateLimitedError, ServiceUnavailableError, StratusError
+from stratus.modelhost import ModelChoice, ModelHost, get_model_host
+from stratus.observability import get_logger
+from stratus.settings import ChatSettings
+
+_encode = msgspec.json.Encoder().encode
+
+TASK_HEADER = b"x-stratus-task-id"
+MESSAGE_HEADER = b"x-stratus-message-id"
+USER_MESSAGE_HEADER = b"x-stratus-user-message-id"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    received_at_ms: int
+    lambda_deadline: float | None
+
+
+class GenerationService:
+    def __init__(
+        self,
+        turns: Any,
+        persistence: Persistence,
+        registry: GenerationRegistry,
+        report: Reporter,
+        settings: ChatSettings,
+    ) -> None:
+        self.turns = turns
+        self.persistence = persistence
+        self.registry = registry
+        self.report = report
+        self.settings = settings
+
+    async def start(
+        self, principal: Principal, req: ChatCompletionRequest, info: RequestInfo
+    ) -> GenerationResponse:
+        host = await get_model_host()
+        choice = await host.resolve(req.model, principal)
+        task_id = uuid.uuid4().hex
+        created = int(time.time())
+        path, body, translator = self._translate(host, choice, req, task_id, created)
+        turn = await self.turns.begin(principal, req, task_id) if req.chat_id else None
+        resources = AsyncExitStack()
+        opening = asyncio.create_task(
+            resources.enter_async_context(
+                host.http.open(
+                    choice.upstream,
+                    "POST",
+                    path,
+                    body=_encode(body),
+                    first_byte_timeout=self.settings.first_byte_timeout,
+                )
+            )
+        )
+        try:
+            admission = await self._admit(principal, task_id, req, info)
+            if not admission.allowed:
+                limit_hit(req.model, admission.reason or "requests")
+                raise refusal(admission)
+            upstream = await opening
+        except BaseException as exc:
+            opening.cancel()
+            await asyncio.gather(opening, return_exceptions=True)
+            await resources.aclose()
+            await self._abandon(principal, task_id, turn, translator, exc)
+            raise
+        ctx = GenerationContext(
+            user_id=principal.user_id,
+            task_id=task_id,
+            model=req.model,
+            upstream_kind=choice.upstream.kind,
+            stream=bool(req.stream),
+            include_usage=bool(req.stream_options and req.stream_options.include_usage),
+            requested_at_ms=info.received_at_ms,
+            deadline=info.lambda_deadline,
+            turn=turn,
+            admission=admission,
+            translator_errors=(UpstreamStreamError,),
+        )
+        return GenerationResponse(
+            ctx,
+            translator,
+            upstream,
+            resources,
+            registry=self.registry,
+            persistence=self.persistence,
+            report=self.report,
+            settings=self.settings,
+            extra_headers=_headers(task_id, turn),
+        )
+
+    def _translate(
+        self,
+        host: ModelHost,
+        choice: ModelChoice,
+        req: ChatCompletionRequest,
+        task_id: str,
+        created: int,
+    ) -> tuple[str, dict[str, Any], Any]:
+        model_id = choice.model.id
+        completion_id = f"chatcmpl-{task_id}"
+        if choice.upstream.kind == "ollama":
+            body = ollama_chat_body(
+                req,
+                upstream_model=model_id,
+                num_ctx=host.num_ctx(model_id),
+                keep_alive=host.keep_alive(model_id),
+            )
+            translator: Any = OllamaChatStream(
+                completion_id=completion_id,
+                created=created,
+                model=req.model,
+                tools_sent=bool(req.tools),
+            )
+            return "/api/chat", body, translator
+        body = openai_chat_body(req, upstream_model=model_id)
+        translator = OpenAIChatStream(completion_id=completion_id, created=created, model=req.model)
+        return "/chat/completions", body, translator
+
+    async def _admit(
+        self, principal: Principal, task_id: str, req: ChatCompletionRequest, info: RequestInfo
+    ) -> Admission:
+        enforce = not (principal.is_admin and self.settings.limits_exempt_admins)
+        try:
+            return await self.registry.start(
+                principal.user_id,
+                task_id,
+                req.chat_id,
+                enforce_limits=enforce,
+                requested_at_ms=info.received_at_ms,
+            )
+        except ServiceUnavailableError:
+            # Availability first: without the shared state store the generation runs without
+            # limits and can only be stopped by disconnecting. Logged, and counted.
+            get_logger().warning(
+                "generation admitted without the registry", extra={"task_id": task_id}
+            )
+            return Admission(True)
+
+    async def _abandon(
+        self,
+        principal: Principal,
+        task_id: str,
+        turn: Turn | None,
+        translator: Any,
+        exc: BaseException,
+    ) -> None:
+        """The request fails before streaming: a refused turn leaves nothing behind; a turn the
+        model host failed keeps the user's message and an assistant message saying why."""
+        if turn is not None:
+            if isinstance(exc, RateLimitedError):
+                await self.turns.discard(turn)
+            else:
+                message = exc.message if isinstance(exc, StratusError) else "The request failed."
+                await self.persistence.finish(turn, translator, Outcome(Ending.ERROR, message))
+        try:
+            # Removes the registration (refused requests were registered too).
+            await self.registry.finish(principal.user_id, task_id, 0, Admission(True))
+        except ServiceUnavailableError:
+            get_logger().warning("registry clean-up failed", extra={"task_id": task_id})
+
+
+def _headers(task_id: str, turn: Turn | None) -> list[tuple[bytes, bytes]]:
+    headers = [(TASK_HEADER, task_id.encode())]
+    if turn is not None:
+        headers.append((MESSAGE_HEADER, turn.assistant_message_id.encode()))
+        if turn.user_message_id:
+            headers.append((USER_MESSAGE_HEADER, turn.user_message_id.encode()))
+    return headers
+
+
+__all__ = ["GenerationService", "RequestInfo", "UpstreamStreamError"]

@@ -1,0 +1,55 @@
+"""The one DynamoDB item per user that chat keeps: limits, running generations and stop flags.
+
+Keeping it all in one item makes a generation cost two writes (start, finish) plus polls,
+instead of one write per concern. Layout (short attribute names keep the item small):
+
+- ``w``, ``c``, ``p``: the requests-per-minute sliding window: the current window's start
+  (epoch seconds), its count, and the previous window's count;
+- ``d``, ``t``: the UTC day (``YYYYMMDD``) and the tokens used on it;
+- ``g``: running generations, ``task_id -> {"c": chat_id, "x": expiry}``: the registry;
+- ``s``: stop flags by task, ``task_id -> epoch ms``;
+- ``cs``: stop flags by chat, ``chat_id -> epoch ms``; they stop any generation of that chat
+  that began before the flag was set, so a stop that arrives before the generation registered
+  still wins.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from stratus.ephemeral.meta import table_meta
+from stratus.settings import AwsSettings, aws_settings
+
+SORT_KEY = "chat-state"
+
+
+def state_key(user_id: str) -> str:
+    return f"chat#user#{user_id}"
+
+
+def state_model(settings: AwsSettings | None = None) -> Any:
+    return _model_for(settings or aws_settings())
+
+
+@functools.cache
+def _model_for(resolved: AwsSettings) -> Any:
+    from pynamodb.attributes import MapAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
+    from pynamodb.models import Model
+
+    class ChatUserState(Model):
+        Meta = table_meta(resolved)  # type: ignore[assignment]  # built per settings
+
+        pk = UnicodeAttribute(hash_key=True)
+        sk = UnicodeAttribute(range_key=True)
+        expires_at = TTLAttribute()
+        window = NumberAttribute(null=True, attr_name="w")
+        current = NumberAttribute(null=True, attr_name="c")
+        previous = NumberAttribute(null=True, attr_name="p")
+        day = NumberAttribute(null=True, attr_name="d")
+        tokens = NumberAttribute(null=True, attr_name="t")
+        generations = MapAttribute[str, Any](null=True, attr_name="g")  # type: ignore[no-untyped-call]
+        stops = MapAttribute[str, Any](null=True, attr_name="s")  # type: ignore[no-untyped-call]
+        chat_stops = MapAttribute[str, Any](null=True, attr_name="cs")  # type: ignore[no-untyped-call]
+
+    return ChatUserState

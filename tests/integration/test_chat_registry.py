@@ -1,0 +1,156 @@
+"""The generation registry against moto: registration, stop flags, limits and their windows."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+
+import pytest
+
+from functions.chat.generation.registry import (
+    Admission,
+    GenerationRegistry,
+    seconds_to_midnight,
+    utc_day,
+    window_estimate,
+)
+from stratus.errors import ServiceUnavailableError
+from stratus.settings import AwsSettings, ChatSettings, aws_settings
+
+pytestmark = pytest.mark.anyio
+
+NOON = 1_795_003_200.0 + 12 * 3600  # a UTC noon, so day arithmetic is easy to read
+
+
+class Clock:
+    def __init__(self, now: float = NOON) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def chat_settings(**changes) -> ChatSettings:
+    base = ChatSettings.from_env({})
+    return dataclasses.replace(base, **changes)
+
+
+@pytest.fixture
+def user() -> str:
+    return f"user-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def registry(clock: Clock, **changes) -> GenerationRegistry:
+    return GenerationRegistry(chat_settings(**changes), aws_settings(), clock=clock)
+
+
+async def start(reg: GenerationRegistry, user: str, task: str, chat: str | None = None, **kw):
+    kw.setdefault("enforce_limits", True)
+    kw.setdefault("requested_at_ms", int(NOON * 1000) - 1000)
+    return await reg.start(user, task, chat, **kw)
+
+
+async def test_a_running_generation_can_be_stopped_and_the_flag_is_seen(env, user, clock):
+    reg = registry(clock)
+    admission = await start(reg, user, "t1")
+    assert admission.allowed and not admission.stopped
+    assert await reg.stop_requested(user, "t1", None, 0) is False
+    assert await reg.stop_task(user, "t1", only_if_running=True) is True
+    assert await reg.stop_requested(user, "t1", None, 0) is True
+    # A second stop is a harmless no-op while it runs.
+    assert await reg.stop_task(user, "t1", only_if_running=True) is True
+
+
+async def test_stopping_an_unknown_or_finished_task_does_nothing(env, user, clock):
+    reg = registry(clock)
+    assert await reg.stop_task(user, "nope", only_if_running=True) is False
+    admission = await start(reg, user, "t2")
+    await reg.finish(user, "t2", 10, admission)
+    assert await reg.stop_task(user, "t2", only_if_running=True) is False
+
+
+async def test_someone_elses_task_cannot_be_stopped_through_their_own_state(env, user, clock):
+    reg = registry(clock)
+    await start(reg, user, "owned")
+    intruder = f"intruder-{uuid.uuid4().hex[:8]}"
+    assert await reg.stop_task(intruder, "owned", only_if_running=True) is False
+    assert await reg.stop_requested(user, "owned", None, 0) is False
+
+
+async def test_a_chat_stop_before_registration_still_wins(env, user, clock):
+    reg = registry(clock)
+    requested_ms = int(clock.now * 1000) - 50
+    await reg.stop_chat(user, "chat-1")
+    admission = await start(reg, user, "t3", "chat-1", requested_at_ms=requested_ms)
+    assert admission.stopped is True
+    # A generation the user starts after pressing stop is not stopped by that old flag.
+    clock.now += 5
+    later = await start(reg, user, "t4", "chat-1", requested_at_ms=int(clock.now * 1000))
+    assert later.stopped is False
+    assert await reg.stop_requested(user, "t4", "chat-1", int(clock.now * 1000)) is False
+
+
+async def test_requests_per_minute_are_reserved_then_judged(env, user, clock):
+    reg = registry(clock, requests_per_minute=3)
+    results = [await start(reg, user, f"r{i}") for i in range(4)]
+    assert [r.allowed for r in results] == [True, True, True, False]
+    refused = results[-1]
+    assert refused.reason == "requests"
+    assert 1 <= refused.retry_after <= 61
+
+
+async def test_the_window_slides_so_a_boundary_does_not_double_the_allowance(env, user, clock):
+    reg = registry(clock, requests_per_minute=3)
+    clock.now = NOON + 57  # late in a window
+    assert all([(await start(reg, user, f"a{i}")).allowed for i in range(3)])
+    clock.now = NOON + 61  # just after the boundary: a fixed window would allow 3 more
+    assert (await start(reg, user, "b0")).allowed is False
+    clock.now = NOON + 120 + 50  # most of a window later, the old hits have slid out
+    assert (await start(reg, user, "c0")).allowed is True
+
+
+def test_window_estimate_weights_the_previous_window():
+    assert window_estimate(10, 0, 0.0) == 10
+    assert window_estimate(10, 0, 30.0) == 5
+    assert window_estimate(10, 2, 60.0) == 2
+
+
+async def test_concurrent_starts_never_admit_more_than_the_limit(env, user, clock):
+    reg = registry(clock, requests_per_minute=5)
+    results = await asyncio.gather(*(start(reg, user, f"c{i}") for i in range(16)))
+    assert sum(r.allowed for r in results) == 5
+
+
+async def test_daily_token_budget_is_enforced_and_resets_at_midnight(env, user, clock):
+    reg = registry(clock, daily_token_budget=100)
+    first = await start(reg, user, "d1")
+    await reg.finish(user, "d1", 120, first)
+    refused = await start(reg, user, "d2")
+    assert (refused.allowed, refused.reason) == (False, "tokens")
+    assert refused.retry_after == seconds_to_midnight(clock.now)
+    clock.now += 86400
+    assert (await start(reg, user, "d3")).allowed is True
+    assert utc_day(clock.now) == utc_day(NOON) + 1
+
+
+async def test_admins_can_be_exempt(env, user, clock):
+    reg = registry(clock, requests_per_minute=1)
+    results = [await start(reg, user, f"e{i}", enforce_limits=False) for i in range(3)]
+    assert all(r.allowed for r in results)
+
+
+async def test_an_unreachable_store_is_service_unavailable(env, user, clock):
+    down = dataclasses.replace(aws_settings(), dynamodb_endpoint="http://127.0.0.1:9")
+    reg = GenerationRegistry(chat_settings(), down, clock=clock)
+    with pytest.raises(ServiceUnavailableError):
+        await start(reg, user, "x")
+    with pytest.raises(ServiceUnavailableError):
+        await reg.stop_requested(user, "x", None, 0)
+    assert isinstance(down, AwsSettings)
+    assert Admission(True).allowed
