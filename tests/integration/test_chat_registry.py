@@ -59,7 +59,8 @@ async def start(reg: GenerationRegistry, user: str, task: str, chat: str | None 
 async def test_a_running_generation_can_be_stopped_and_the_flag_is_seen(env, user, clock):
     reg = registry(clock)
     admission = await start(reg, user, "t1")
-    assert admission.allowed and not admission.stopped
+    assert admission.allowed
+    assert not admission.stopped
     assert await reg.stop_requested(user, "t1", None, 0) is False
     assert await reg.stop_task(user, "t1", only_if_running=True) is True
     assert await reg.stop_requested(user, "t1", None, 0) is True
@@ -73,6 +74,8 @@ async def test_stopping_an_unknown_or_finished_task_does_nothing(env, user, cloc
     admission = await start(reg, user, "t2")
     await reg.finish(user, "t2", 10, admission)
     assert await reg.stop_task(user, "t2", only_if_running=True) is False
+    assert await reg.recently_finished(user, "t2") is True
+    assert await reg.recently_finished(user, "nope") is False
 
 
 async def test_someone_elses_task_cannot_be_stopped_through_their_own_state(env, user, clock):

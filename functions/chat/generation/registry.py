@@ -31,6 +31,7 @@ WINDOW = 60
 _ITEM_TTL = 2 * 24 * 3600
 # Chat-level stop flags older than this are tidied away when a generation finishes.
 _CHAT_STOP_KEEP_MS = 10 * 60 * 1000
+_FINISHED_KEEP = 5 * 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,21 +182,32 @@ class GenerationRegistry:
         return int(_as_dict(item.chat_stops).get(chat_id, 0)) >= requested_at_ms
 
     def _flags(self, user_id: str) -> Any:
+        return self._read(user_id, ["s", "cs"])
+
+    def _read(self, user_id: str, attributes: list[str]) -> Any:
         model = self._model
         try:
             return model.get(
-                state_key(user_id), SORT_KEY, consistent_read=True, attributes_to_get=["s", "cs"]
+                state_key(user_id), SORT_KEY, consistent_read=True, attributes_to_get=attributes
             )
         except model.DoesNotExist:
             return None
 
     async def stop_task(self, user_id: str, task_id: str, *, only_if_running: bool) -> bool:
-        """Set the task's stop flag. With ``only_if_running``, only while it is registered."""
+        """Set the task's stop flag. With ``only_if_running``, only while it is registered and
+        not yet finished."""
         model = self._model
         now_ms = int(self._clock() * 1000)
-        condition = model.generations[task_id].exists() if only_if_running else None
+        entry = model.generations[task_id]
+        condition = entry.exists() & entry["f"].does_not_exist() if only_if_running else None
         item = await self._run(self._update, user_id, [model.stops[task_id].set(now_ms)], condition)
         return item is not None
+
+    async def recently_finished(self, user_id: str, task_id: str) -> bool:
+        """True for a generation of this user that finished in the last few minutes."""
+        item = await self._run(self._read, user_id, ["g"])
+        entry = _as_dict(item.generations if item else None).get(task_id)
+        return isinstance(entry, dict) and bool(entry.get("f"))
 
     async def stop_chat(self, user_id: str, chat_id: str) -> None:
         """Stops every generation of the chat that began before now, registered or not yet."""
@@ -210,8 +222,11 @@ class GenerationRegistry:
 
     def _finish(self, user_id: str, task_id: str, tokens: int, admission: Admission) -> None:
         model = self._model
-        today = utc_day(self._clock())
-        tidy = [model.generations[task_id].remove(), model.stops[task_id].remove()]
+        now = self._clock()
+        today = utc_day(now)
+        # A finished tombstone for a few minutes: a late stop is told "already finished".
+        tombstone = {"x": int(now) + _FINISHED_KEEP, "f": 1}
+        tidy = [model.generations[task_id].set(tombstone), model.stops[task_id].remove()]
         tidy += [model.generations[t].remove() for t in admission.stale_generations]
         tidy += [model.stops[t].remove() for t in admission.stale_generations]
         tidy += [model.chat_stops[c].remove() for c in admission.stale_chat_stops]

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
-from functions.chat.generation import sse
 from functions.chat.generation.outcome import FINISH_REASON, Ending, Outcome
 from functions.chat.generation.registry import Admission, GenerationRegistry
+from functions.chat.generation.wire import Wire
 from stratus.modelhost.lines import (
     LineLimits,
     StreamLimitError,
@@ -116,6 +116,7 @@ class GenerationResponse:
         report: Reporter,
         settings: ChatSettings,
         extra_headers: list[tuple[bytes, bytes]],
+        wire: Wire,
     ) -> None:
         self.ctx = ctx
         self.translator = translator
@@ -126,6 +127,7 @@ class GenerationResponse:
         self.report = report
         self.settings = settings
         self.extra_headers = extra_headers
+        self.wire = wire
         self._client_gone = False
         self._first_token_at: float | None = None
         self._send: Send | None = None
@@ -136,13 +138,14 @@ class GenerationResponse:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._send = send
         self._path = scope["path"]
+        wire = self.wire
         async with self.resources:
             if self.ctx.stream:
                 await send(
                     {
                         "type": "http.response.start",
                         "status": 200,
-                        "headers": [*sse.HEADERS, *self.extra_headers],
+                        "headers": [*wire.headers, *self.extra_headers],
                     }
                 )
             outcome = await self._generate(receive)
@@ -211,7 +214,7 @@ class GenerationResponse:
                 if chunks:
                     if self._first_token_at is None:
                         self._first_token_at = time.perf_counter()
-                    await self._emit(sse.events(chunks))
+                    await self._emit(self.wire.encode(chunks))
                 if ctx.turn is not None and loop.time() >= self._next_checkpoint:
                     self._checkpoint(loop.time())
         except ctx.translator_errors as exc:
@@ -288,16 +291,10 @@ class GenerationResponse:
         ctx, translator = self.ctx, self.translator
         if outcome.ending is Ending.ERROR:
             await self._emit(
-                sse.error_event(
-                    outcome.error or "The model host failed.",
-                    error_type="upstream_error",
-                    code=outcome.error_code,
-                )
+                self.wire.error(outcome.error or "The model host failed.", outcome.error_code)
             )
-        elif outcome.ending in FINISH_REASON:
-            await self._emit(sse.events([translator.final_chunk(FINISH_REASON[outcome.ending])]))
-        if ctx.stream and ctx.include_usage and outcome.ending is not Ending.ERROR:
-            await self._emit(sse.events([translator.usage_chunk()]))
+        else:
+            await self._emit(self.wire.closing(outcome.ending, translator, ctx.include_usage))
         if self._checkpointing is not None:
             await asyncio.gather(self._checkpointing, return_exceptions=True)
         if ctx.turn is not None:
@@ -314,7 +311,7 @@ class GenerationResponse:
         send = self._send
         assert send is not None
         if ctx.stream:
-            tail = sse.DONE if outcome.ending is not Ending.ERROR and not self._client_gone else b""
+            tail = b"" if self._client_gone else self.wire.tail(outcome.ending)
             await send({"type": "http.response.body", "body": tail, "more_body": False})
         else:
             await self._send_whole(send, outcome)

@@ -29,6 +29,7 @@ from functions.chat.generation.relay import (
     Turn,
 )
 from functions.chat.generation.report import limit_hit
+from functions.chat.generation.wire import SSEWire, Wire
 from functions.chat.schemas.openai import ChatCompletionRequest
 from functions.chat.translate import (
     OllamaChatStream,
@@ -56,6 +57,25 @@ class RequestInfo:
     lambda_deadline: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """Everything a generation needs once the request is known to be acceptable."""
+
+    principal: Principal
+    choice: ModelChoice
+    path: str
+    body: bytes
+    translator: Any
+    wire: Wire
+    model_name: str
+    stream: bool
+    include_usage: bool
+    task_id: str
+    turn: Turn | None
+    info: RequestInfo
+    translator_errors: tuple[type[Exception], ...]
+
+
 class GenerationService:
     def __init__(
         self,
@@ -74,59 +94,81 @@ class GenerationService:
     async def start(
         self, principal: Principal, req: ChatCompletionRequest, info: RequestInfo
     ) -> GenerationResponse:
+        """An OpenAI chat completion, streamed or not, optionally saved as a chat turn."""
         host = await get_model_host()
         choice = await host.resolve(req.model, principal)
         task_id = uuid.uuid4().hex
-        created = int(time.time())
-        path, body, translator = self._translate(host, choice, req, task_id, created)
+        path, body, translator = self._translate(host, choice, req, task_id, int(time.time()))
         turn = await self.turns.begin(principal, req, task_id) if req.chat_id else None
+        return await self.launch(
+            Launch(
+                principal=principal,
+                choice=choice,
+                path=path,
+                body=_encode(body),
+                translator=translator,
+                wire=SSEWire(),
+                model_name=req.model,
+                stream=bool(req.stream),
+                include_usage=bool(req.stream_options and req.stream_options.include_usage),
+                task_id=task_id,
+                turn=turn,
+                info=info,
+                translator_errors=(UpstreamStreamError,),
+            )
+        )
+
+    async def launch(self, spec: Launch) -> GenerationResponse:
+        """Open the upstream while the registry admits the generation; refuse or relay."""
+        host = await get_model_host()
         resources = AsyncExitStack()
         opening = asyncio.create_task(
             resources.enter_async_context(
                 host.http.open(
-                    choice.upstream,
+                    spec.choice.upstream,
                     "POST",
-                    path,
-                    body=_encode(body),
+                    spec.path,
+                    body=spec.body,
                     first_byte_timeout=self.settings.first_byte_timeout,
                 )
             )
         )
         try:
-            admission = await self._admit(principal, task_id, req, info)
+            admission = await self._admit(spec)
             if not admission.allowed:
-                limit_hit(req.model, admission.reason or "requests")
+                limit_hit(spec.model_name, admission.reason or "requests")
                 raise refusal(admission)
             upstream = await opening
         except BaseException as exc:
             opening.cancel()
             await asyncio.gather(opening, return_exceptions=True)
             await resources.aclose()
-            await self._abandon(principal, task_id, turn, translator, exc)
+            await self._abandon(spec, exc)
             raise
         ctx = GenerationContext(
-            user_id=principal.user_id,
-            task_id=task_id,
-            model=req.model,
-            upstream_kind=choice.upstream.kind,
-            stream=bool(req.stream),
-            include_usage=bool(req.stream_options and req.stream_options.include_usage),
-            requested_at_ms=info.received_at_ms,
-            deadline=info.lambda_deadline,
-            turn=turn,
+            user_id=spec.principal.user_id,
+            task_id=spec.task_id,
+            model=spec.model_name,
+            upstream_kind=spec.choice.upstream.kind,
+            stream=spec.stream,
+            include_usage=spec.include_usage,
+            requested_at_ms=spec.info.received_at_ms,
+            deadline=spec.info.lambda_deadline,
+            turn=spec.turn,
             admission=admission,
-            translator_errors=(UpstreamStreamError,),
+            translator_errors=spec.translator_errors,
         )
         return GenerationResponse(
             ctx,
-            translator,
+            spec.translator,
             upstream,
             resources,
             registry=self.registry,
             persistence=self.persistence,
             report=self.report,
             settings=self.settings,
-            extra_headers=_headers(task_id, turn),
+            extra_headers=_headers(spec.task_id, spec.turn),
+            wire=spec.wire,
         )
 
     def _translate(
@@ -157,47 +199,41 @@ class GenerationService:
         translator = OpenAIChatStream(completion_id=completion_id, created=created, model=req.model)
         return "/chat/completions", body, translator
 
-    async def _admit(
-        self, principal: Principal, task_id: str, req: ChatCompletionRequest, info: RequestInfo
-    ) -> Admission:
+    async def _admit(self, spec: Launch) -> Admission:
+        principal = spec.principal
         enforce = not (principal.is_admin and self.settings.limits_exempt_admins)
         try:
             return await self.registry.start(
                 principal.user_id,
-                task_id,
-                req.chat_id,
+                spec.task_id,
+                spec.turn.chat_id if spec.turn else None,
                 enforce_limits=enforce,
-                requested_at_ms=info.received_at_ms,
+                requested_at_ms=spec.info.received_at_ms,
             )
         except ServiceUnavailableError:
             # Availability first: without the shared state store the generation runs without
             # limits and can only be stopped by disconnecting. Logged, and counted.
             get_logger().warning(
-                "generation admitted without the registry", extra={"task_id": task_id}
+                "generation admitted without the registry", extra={"task_id": spec.task_id}
             )
             return Admission(True)
 
-    async def _abandon(
-        self,
-        principal: Principal,
-        task_id: str,
-        turn: Turn | None,
-        translator: Any,
-        exc: BaseException,
-    ) -> None:
+    async def _abandon(self, spec: Launch, exc: BaseException) -> None:
         """The request fails before streaming: a refused turn leaves nothing behind; a turn the
         model host failed keeps the user's message and an assistant message saying why."""
+        turn = spec.turn
         if turn is not None:
             if isinstance(exc, RateLimitedError):
                 await self.turns.discard(turn)
             else:
                 message = exc.message if isinstance(exc, StratusError) else "The request failed."
-                await self.persistence.finish(turn, translator, Outcome(Ending.ERROR, message))
+                outcome = Outcome(Ending.ERROR, message)
+                await self.persistence.finish(turn, spec.translator, outcome)
         try:
             # Removes the registration (refused requests were registered too).
-            await self.registry.finish(principal.user_id, task_id, 0, Admission(True))
+            await self.registry.finish(spec.principal.user_id, spec.task_id, 0, Admission(True))
         except ServiceUnavailableError:
-            get_logger().warning("registry clean-up failed", extra={"task_id": task_id})
+            get_logger().warning("registry clean-up failed", extra={"task_id": spec.task_id})
 
 
 def _headers(task_id: str, turn: Turn | None) -> list[tuple[bytes, bytes]]:

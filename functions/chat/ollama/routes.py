@@ -1,0 +1,92 @@
+"""Ollama's API under ``/ollama``: for the official ``ollama`` client with ``host=<us>/ollama``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody
+
+from functions.chat.deps import provide_ollama
+from functions.chat.generation.relay import GenerationResponse
+from functions.chat.ollama.service import OllamaProxy
+from functions.chat.request_info import request_info
+from stratus.auth import Principal
+from stratus.web.access import Access, access
+
+USER = access(Access.USER)
+
+
+class OllamaController(Controller):
+    path = "/ollama"
+    tags = ["ollama"]
+    dependencies = {"ollama": Provide(provide_ollama, sync_to_thread=False)}
+
+    @get("/", opt=USER, media_type="text/plain")
+    async def root(self) -> str:
+        return "Ollama is running"
+
+    @get("/api/version", opt=USER)
+    async def version(self, ollama: NamedDependency[OllamaProxy]) -> dict[str, Any]:
+        return await ollama.version()
+
+    @get("/api/tags", opt=USER)
+    async def list_tags(
+        self, principal: NamedDependency[Principal], ollama: NamedDependency[OllamaProxy]
+    ) -> dict[str, Any]:
+        return await ollama.tags(principal)
+
+    @get("/api/ps", opt=USER)
+    async def ps(
+        self, principal: NamedDependency[Principal], ollama: NamedDependency[OllamaProxy]
+    ) -> dict[str, Any]:
+        return await ollama.ps(principal)
+
+    @post("/api/show", opt=USER, status_code=200)
+    async def show(
+        self,
+        data: JSONBody[dict[str, Any]],
+        principal: NamedDependency[Principal],
+        ollama: NamedDependency[OllamaProxy],
+    ) -> Any:
+        return await ollama.show(principal, data)
+
+    @post("/api/embed", opt=USER, status_code=200)
+    async def embed(
+        self,
+        data: JSONBody[dict[str, Any]],
+        principal: NamedDependency[Principal],
+        ollama: NamedDependency[OllamaProxy],
+    ) -> Any:
+        return await ollama.embed(principal, data, "/api/embed")
+
+    @post("/api/embeddings", opt=USER, status_code=200)
+    async def embeddings(
+        self,
+        data: JSONBody[dict[str, Any]],
+        principal: NamedDependency[Principal],
+        ollama: NamedDependency[OllamaProxy],
+    ) -> Any:
+        """Ollama's legacy single-prompt embeddings route."""
+        return await ollama.embed(principal, data, "/api/embeddings")
+
+    @post("/api/chat", opt=USER, status_code=200)
+    async def chat(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[dict[str, Any]],
+        principal: NamedDependency[Principal],
+        ollama: NamedDependency[OllamaProxy],
+    ) -> GenerationResponse:
+        return await ollama.generate(principal, data, "/api/chat", request_info(request))
+
+    @post("/api/generate", opt=USER, status_code=200)
+    async def generate(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[dict[str, Any]],
+        principal: NamedDependency[Principal],
+        ollama: NamedDependency[OllamaProxy],
+    ) -> GenerationResponse:
+        return await ollama.generate(principal, data, "/api/generate", request_info(request))

@@ -1,0 +1,61 @@
+"""Stopping generations from any instance: by task id (Open WebUI's route) or by chat.
+
+A stop sets a flag in the owner's DynamoDB state; the instance relaying that generation sees it
+on its next poll, closes the upstream (the GPU stops) and saves the partial answer as
+``cancelled``. Only the owner, or an admin, can stop a generation; to anyone else it does not
+exist (404). A second stop, or a stop after the answer completed, changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from functions.chat.generation.registry import GenerationRegistry
+from stratus.auth import Principal
+from stratus.errors import NotFoundError
+
+
+@dataclass(frozen=True, slots=True)
+class StopResult:
+    status: bool
+    message: str
+
+
+def _not_found() -> NotFoundError:
+    return NotFoundError("Task not found.")
+
+
+class StopService:
+    def __init__(self, registry: GenerationRegistry, chats: object) -> None:
+        self.registry = registry
+        self.chats = chats
+
+    async def stop_task(self, principal: Principal, task_id: str) -> StopResult:
+        # The common case costs one conditional write on the caller's own state.
+        if await self.registry.stop_task(principal.user_id, task_id, only_if_running=True):
+            return StopResult(True, f"Task {task_id} stopped.")
+        ref = await self.chats.task_owner(task_id)  # type: ignore[attr-defined]
+        if ref is None or (ref.user_id != principal.user_id and not principal.is_admin):
+            return await self._maybe_finished(principal, task_id)
+        if ref.status != "streaming":
+            return StopResult(False, f"Task {task_id} has already finished.")
+        # Saved as streaming but not (or no longer) registered: it may be about to register.
+        # An unconditional flag wins either way: registration reads it.
+        await self.registry.stop_task(ref.user_id, task_id, only_if_running=False)
+        return StopResult(True, f"Task {task_id} stopped.")
+
+    async def _maybe_finished(self, principal: Principal, task_id: str) -> StopResult:
+        if await self.registry.recently_finished(principal.user_id, task_id):
+            return StopResult(False, f"Task {task_id} has already finished.")
+        raise _not_found()
+
+    async def stop_chat(self, principal: Principal, chat_id: str) -> list[str]:
+        """Stops every generation of the chat, including one that has not registered yet."""
+        owner = await self.chats.chat_owner(chat_id, principal)  # type: ignore[attr-defined]
+        task_ids: list[str] = await self.chats.streaming_task_ids(owner, chat_id)  # type: ignore[attr-defined]
+        await self.registry.stop_chat(owner, chat_id)
+        return task_ids
+
+    async def chat_tasks(self, principal: Principal, chat_id: str) -> list[str]:
+        owner = await self.chats.chat_owner(chat_id, principal)  # type: ignore[attr-defined]
+        return await self.chats.streaming_task_ids(owner, chat_id)  # type: ignore[attr-defined, no-any-return]
