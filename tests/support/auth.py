@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.support.log_capture import CapturingHandler, issued_secrets, leaks, remember
+from tests.support.log_capture import (
+    CapturingHandler,
+    issued_secrets,
+    leaks,
+    pattern_leaks,
+    remember,
+)
 
 # Strong, and only ever used by tests.
 TEST_SECRET = "stratus-test-signing-key-" + "7f3a9c2e5b8d1f40a6c3e9b2d7f1a5c8"
@@ -69,7 +75,8 @@ async def auth_client(auth_env: dict[str, str]) -> AsyncIterator[AsyncTestClient
 
 @pytest.fixture(scope="session", autouse=True)
 def log_capture() -> Iterator[CapturingHandler]:
-    """Captures every log record of the session; at the end, no issued secret may appear."""
+    """Captures every log record of the session; at the end, no remembered secret and nothing
+    shaped like a credential may appear in any of them."""
     handler = CapturingHandler()
     root = logging.getLogger()
     root.addHandler(handler)
@@ -77,8 +84,11 @@ def log_capture() -> Iterator[CapturingHandler]:
         yield handler
     finally:
         root.removeHandler(handler)
-    found = leaks(handler.snapshot(), issued_secrets())
+    records = handler.snapshot()
+    found = leaks(records, issued_secrets())
     assert not found, f"secrets written to logs: {found[:5]}"
+    shaped = pattern_leaks(records)
+    assert not shaped, f"credential-shaped strings written to logs: {shaped[:5]}"
 
 
 def bearer(token: str) -> dict[str, str]:
