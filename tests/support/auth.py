@@ -48,20 +48,25 @@ def _clear_limiter_counters() -> None:
             batch.delete(item)
 
 
+def reset_auth_state(database_url: str) -> None:
+    """No accounts, sessions, keys or limiter counts: the state of a fresh install."""
+    import psycopg
+
+    _clear_limiter_counters()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("TRUNCATE users, first_admin_claim CASCADE")
+
+
 @pytest.fixture
 def auth_env(env: dict[str, str]) -> dict[str, str]:
     """Empty account tables and no limiter counts left over from earlier tests."""
-    import psycopg
-
     values = {
         "WEBUI_SECRET_KEY": TEST_SECRET,
         "STRATUS_SIGNUP_MAX_PER_IP": "0",
         **FAST_ARGON2,
     }
     apply_env(values)
-    _clear_limiter_counters()
-    with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
-        conn.execute("TRUNCATE users, first_admin_claim CASCADE")
+    reset_auth_state(env["DATABASE_URL"])
     return {**env, **values}
 
 
