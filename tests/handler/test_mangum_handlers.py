@@ -47,11 +47,10 @@ def test_healthz_cold_then_warm(env, runtime_loop, capsys, function, gateway):
     # The gateway's request id becomes the correlation id, echoed to the client.
     headers = {k.lower(): v for k, v in cold["headers"].items()}
     assert headers["x-request-id"] == event["requestContext"]["requestId"]
-    # EMF metrics: the ColdStart metric is published by the first invocation only.
+    # EMF metrics: each invocation publishes Invocations; only the first publishes ColdStart.
     metrics = _emf_records(capsys.readouterr().out)
-    cold_flags = ["ColdStart" in record for record in metrics]
-    assert cold_flags[0] is True
-    assert not any(cold_flags[1:])
+    assert ["ColdStart" in record for record in metrics] == [True, False, False]
+    assert ["Invocations" in record for record in metrics] == [False, True, True]
 
 
 @pytest.mark.parametrize("gateway", GATEWAYS)
