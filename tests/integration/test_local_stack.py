@@ -138,7 +138,7 @@ def test_restart_keeps_data_and_a_real_model_host_url_wins(data_dir):
     assert "OLLAMA_BASE_URL is set and a real host always wins" in second_summary
     assert "http://127.0.0.1:9" in second_summary
     assert ready["status"] == "degraded"
-    assert ready["checks"]["model_host"]["status"] == "fail"
+    assert ready["checks"]["model_host"]["status"] == "down"
 
 
 def test_external_database_url_is_used_instead_of_embedded(data_dir, postgres_url):
