@@ -50,7 +50,8 @@ class ModelHostClient:
         where = self.settings.ollama_base_url if self._expose_url else "OLLAMA_BASE_URL"
         return ModelHostUnavailableError(
             f"The model host is not answering (configured at {where}). "
-            "Auth, chats and files still work; model calls will succeed once it is reachable."
+            # Only what this version has: each feature joins this sentence when it lands.
+            "Sign-in and accounts still work; try again once it is reachable."
         )
 
     async def get_json(self, path: str, *, timeout_seconds: float | None = None) -> Any:
