@@ -44,13 +44,13 @@ def _own_paths(text: str) -> list[str]:
 async def test_every_url_in_the_summary_is_served(auth_env, lambda_mode):
     paths = _own_paths(_summary(lambda_mode=lambda_mode))
     assert {"/api/v1/auths/", "/docs", "/healthz", "/readyz"} <= set(paths)
-    app = create_lambda_mode_app() if lambda_mode else create_local_app()
+    bridge = create_lambda_mode_app() if lambda_mode else None
     try:
-        async with AsyncTestClient(app) as client:
+        async with AsyncTestClient(bridge or create_local_app()) as client:
             answers = {path: (await client.get(path)).status_code for path in paths}
     finally:
-        if lambda_mode:
-            app.shutdown()
+        if bridge:
+            bridge.shutdown()
     assert {path: code for path, code in answers.items() if code == 404} == {}
 
 

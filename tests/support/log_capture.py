@@ -96,7 +96,7 @@ def pattern_leaks(records: list[str]) -> list[tuple[str, str]]:
     The excerpt has every credential-shaped string replaced by its kind, so a failing test points
     at the leaking record without repeating the secret.
     """
-    found = []
+    found: list[tuple[str, str]] = []
     for record in records:
         kinds = [kind for kind, pattern in SECRET_PATTERNS.items() if pattern.search(record)]
         found.extend((kind, redact(record)[:240]) for kind in kinds)
