@@ -54,7 +54,7 @@ def summary_lines(facts: StackFacts) -> list[str]:
         f"  Admin        {url}/api/v1/users/",
         f"  API docs     {url}/docs",
         f"  Health       {url}/healthz   {url}/readyz",
-        "  Functions    auth serves accounts; chat and rag serve health only (no routes yet)",
+        "  Functions    auth: accounts; chat and rag: health and docs only, no routes yet",
         f"  Data         {facts.data_dir}",
         f"  Postgres     {facts.postgres}; migrations: {applied}",
         f"  DynamoDB     {facts.dynamodb}",
