@@ -32,7 +32,7 @@ def probe_model_host(base_url: str) -> str:
         response.raise_for_status()
         return f"answering (version {response.json().get('version', '?')})"
     except (httpx.HTTPError, ValueError):
-        return "NOT answering: auth, chats and files work; model calls get a 503 naming this URL"
+        return "NOT answering: sign-in and accounts still work; /readyz reports degraded"
 
 
 def summary_lines(facts: StackFacts) -> list[str]:
@@ -46,14 +46,19 @@ def summary_lines(facts: StackFacts) -> list[str]:
         if facts.lambda_mode
         else "in-process: all functions composed into one app"
     )
+    # Only what this version serves: each feature gets its line when it lands (a test requests
+    # every URL printed here from the composed app).
     lines = [
         f"Stratus {__version__} local stack ready in {facts.startup_seconds:.1f}s",
-        f"  API          {url}   (OpenAI-compatible: {url}/v1, API docs: {url}/docs)",
+        f"  Accounts     {url}/api/v1/auths/   (sign-up, sign-in, API keys)",
+        f"  Admin        {url}/api/v1/users/",
+        f"  API docs     {url}/docs",
         f"  Health       {url}/healthz   {url}/readyz",
+        "  Functions    auth: accounts; chat and rag: health and docs only, no routes yet",
         f"  Data         {facts.data_dir}",
         f"  Postgres     {facts.postgres}; migrations: {applied}",
         f"  DynamoDB     {facts.dynamodb}",
-        f"  Files        {facts.data_dir / 'uploads'}",
+        f"  Object store {facts.data_dir / 'uploads'}",
         f"  Model host   {model}",
         f"               {facts.model_host_status}",
         f"  Mode         {mode}",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from functions.auth.keys_store import KeysStore
 from functions.auth.schemas import AddUserForm, UserPage, UserResponse, UserUpdateForm
 from functions.auth.service import clean_name, normalise_email
 from functions.auth.store import NewUser, UserRow, UsersStore
@@ -35,6 +36,8 @@ class AdminService:
     users: UsersStore
     sessions: SessionsStore
     passwords: Passwords
+    keys: KeysStore = field(default_factory=KeysStore)
+    keep_keys_on_password_change: bool = False
 
     async def add(self, form: AddUserForm) -> UserRow:
         check_acceptable(form.password)
@@ -67,6 +70,8 @@ class AdminService:
         )
         if row is None:
             raise _not_found()
+        if password_hash and not self.keep_keys_on_password_change:
+            await self.keys.delete_all(user_id)
         return row
 
     async def delete(self, admin: Principal, user_id: str) -> None:
@@ -76,5 +81,8 @@ class AdminService:
             raise _not_found()
 
     async def revoke_sessions(self, user_id: str) -> None:
+        """Ends every credential, API keys included: this is the response to a compromise."""
+        # Keys first: if the second step fails, the admin retries, and no key outlives the try.
+        await self.keys.delete_all(user_id)
         if not await self.sessions.revoke_all(user_id):
             raise _not_found()

@@ -31,6 +31,7 @@ def _accounts(settings: AuthSettings) -> AccountService:
         tokens=TokenCodec(signing_key(settings), lifetime_seconds=settings.jwt_expires_in),
         limiter=LoginLimiter(get_ephemeral_store(), Limits.from_settings(settings)),
         settings=settings,
+        keys=KeysStore(),
     )
 
 
@@ -41,7 +42,11 @@ def provide_accounts() -> AccountService:
 def provide_admin() -> AdminService:
     settings = auth_settings()
     return AdminService(
-        UsersStore(), SessionsStore(), passwords_for(Argon2Parameters.from_settings(settings))
+        users=UsersStore(),
+        sessions=SessionsStore(),
+        passwords=passwords_for(Argon2Parameters.from_settings(settings)),
+        keys=KeysStore(),
+        keep_keys_on_password_change=settings.keep_api_keys_on_password_change,
     )
 
 

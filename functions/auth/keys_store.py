@@ -98,6 +98,12 @@ class KeysStore:
             )
             return cursor.rowcount == 1
 
+    async def delete_all(self, user_id: str) -> int:
+        """Every key of the user: a compromise response must not leave a working credential."""
+        async with connection() as conn:
+            cursor = await conn.execute("DELETE FROM api_keys WHERE user_id = %s", (user_id,))
+            return cursor.rowcount
+
     async def delete_default(self, user_id: str) -> bool:
         async with connection() as conn:
             cursor = await conn.execute(

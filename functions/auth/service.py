@@ -8,8 +8,9 @@ whether an account exists.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from functions.auth.keys_store import KeysStore
 from functions.auth.schemas import ProfileForm, SessionResponse, SigninForm, SignupForm
 from functions.auth.store import NewUser, UserRow, UsersStore
 from stratus.auth import Principal, Role
@@ -47,6 +48,7 @@ class AccountService:
     tokens: TokenCodec
     limiter: LoginLimiter
     settings: AuthSettings
+    keys: KeysStore = field(default_factory=KeysStore)
 
     async def signup(self, form: SignupForm, client_ip: str) -> SessionResponse:
         check_acceptable(form.password)
@@ -110,7 +112,8 @@ class AccountService:
     async def change_password(
         self, principal: Principal, current: str, new: str, client_ip: str
     ) -> None:
-        """Keeps the calling session and ends every other one."""
+        """Keeps the calling session and ends every other one, and the API keys unless the
+        server is set to keep them: a password change is how users answer a suspected leak."""
         check_acceptable(new, "new_password")
         await self.limiter.check_signin(principal.email, client_ip)
         user = await self.users.by_id(principal.user_id)
@@ -120,3 +123,5 @@ class AccountService:
         await self.users.set_password_hash(user.id, await self.passwords.hash(new))
         keep = principal.credential_id if principal.via is Via.SESSION else None
         await self.sessions.revoke_others(user.id, keep)
+        if not self.settings.keep_api_keys_on_password_change:
+            await self.keys.delete_all(user.id)

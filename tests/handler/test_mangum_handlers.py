@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +19,8 @@ __all__ = ["runtime_loop"]
 
 FUNCTIONS = ["auth", "rag"]
 GATEWAYS = ["http_v2", "rest_v1"]
+# Read from the project file, not from the package the handler reports it from.
+PROJECT = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
 
 
 def _emf_records(output: str) -> list[dict[str, Any]]:
@@ -39,15 +43,14 @@ def test_healthz_cold_then_warm(env, runtime_loop, capsys, function, gateway):
     for result in (cold, warm):
         assert result["statusCode"] == 200
         body = json.loads(result["body"])
-        assert body == {"status": "ok", "service": function, "version": body["version"]}
+        assert body == {"status": "ok", "service": function, "version": PROJECT["version"]}
     # The gateway's request id becomes the correlation id, echoed to the client.
     headers = {k.lower(): v for k, v in cold["headers"].items()}
     assert headers["x-request-id"] == event["requestContext"]["requestId"]
-    # EMF metrics: the ColdStart metric is published by the first invocation only.
+    # EMF metrics: each invocation publishes Invocations; only the first publishes ColdStart.
     metrics = _emf_records(capsys.readouterr().out)
-    cold_flags = ["ColdStart" in record for record in metrics]
-    assert cold_flags[0] is True
-    assert not any(cold_flags[1:])
+    assert ["ColdStart" in record for record in metrics] == [True, False, False]
+    assert ["Invocations" in record for record in metrics] == [False, True, True]
 
 
 @pytest.mark.parametrize("gateway", GATEWAYS)

@@ -7,7 +7,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from local.composed import create_local_app
-from tests.support.auth import admin_and_user, create_key, signin, signup
+from tests.support.auth import admin_and_user, apply_env, create_key, signin, signup
 from tests.support.log_capture import remember
 
 pytestmark = pytest.mark.anyio
@@ -78,6 +78,89 @@ async def test_admin_revoke_ends_every_session_of_the_user(auth_client):
     assert (await signin(auth_client, user.email, user.password)).status_code == 200
     missing = await auth_client.post("/api/v1/users/nope/sessions/revoke", headers=admin.headers)
     assert missing.status_code == 404
+
+
+def _as_key(key: str) -> list[dict[str, str]]:
+    """Both headers that carry a key: each must stop working, not just one of them."""
+    return [{"x-api-key": key}, {"Authorization": f"Bearer {key}"}]
+
+
+async def _key_answers(client, key: str) -> list[int]:
+    return [(await client.get(ME, headers=headers)).status_code for headers in _as_key(key)]
+
+
+async def _change_password(client, account) -> str:
+    new_password = remember(f"changed-{account.password}")
+    response = await client.post(
+        "/api/v1/auths/update/password",
+        json={"password": account.password, "new_password": new_password},
+        headers=account.headers,
+    )
+    assert response.status_code == 200, response.text
+    return new_password
+
+
+async def test_admin_revoke_ends_the_users_api_keys_too(auth_client):
+    admin, user = await admin_and_user(auth_client)
+    keys = [await create_key(auth_client, user, name) for name in ("laptop", "ci")]
+    admin_key = await create_key(auth_client, admin)
+    for key in keys:
+        assert await _key_answers(auth_client, key) == [200, 200]
+
+    response = await auth_client.post(
+        f"/api/v1/users/{user.id}/sessions/revoke", headers=admin.headers
+    )
+
+    assert response.status_code == 200
+    for key in keys:
+        assert await _key_answers(auth_client, key) == [401, 401]
+    # Only that user's credentials end, and a fresh sign-in sees no key left to list.
+    assert await _key_answers(auth_client, admin_key) == [200, 200]
+    again = await signin(auth_client, user.email, user.password)
+    fresh = {"Authorization": f"Bearer {again.json()['token']}"}
+    assert (await auth_client.get("/api/v1/auths/api_keys", headers=fresh)).json() == []
+
+
+async def test_password_change_ends_the_users_api_keys_by_default(auth_client):
+    admin, user = await admin_and_user(auth_client)
+    key = await create_key(auth_client, user)
+    admin_key = await create_key(auth_client, admin)
+    assert await _key_answers(auth_client, key) == [200, 200]
+
+    await _change_password(auth_client, user)
+
+    assert await _key_answers(auth_client, key) == [401, 401]
+    assert await _key_answers(auth_client, admin_key) == [200, 200]
+    # The session that changed the password stays, and sees no key left.
+    listing = await auth_client.get("/api/v1/auths/api_keys", headers=user.headers)
+    assert listing.status_code == 200
+    assert listing.json() == []
+
+
+async def test_password_change_keeps_api_keys_when_the_server_says_so(auth_client):
+    apply_env({"STRATUS_KEEP_API_KEYS_ON_PASSWORD_CHANGE": "true"})
+    _, user = await admin_and_user(auth_client)
+    key = await create_key(auth_client, user)
+
+    await _change_password(auth_client, user)
+
+    assert await _key_answers(auth_client, key) == [200, 200]
+
+
+@pytest.mark.parametrize(("keep", "after"), [("false", 401), ("true", 200)])
+async def test_an_admin_password_reset_follows_the_same_rule(auth_client, keep, after):
+    apply_env({"STRATUS_KEEP_API_KEYS_ON_PASSWORD_CHANGE": keep})
+    admin, user = await admin_and_user(auth_client)
+    key = await create_key(auth_client, user)
+    response = await auth_client.post(
+        f"/api/v1/users/{user.id}/update",
+        json={"password": remember("reset-by-the-admin-1")},
+        headers=admin.headers,
+    )
+    assert response.status_code == 200, response.text
+    assert await _key_answers(auth_client, key) == [after, after]
+    # The sessions end either way: the token version moved.
+    assert (await auth_client.get(ME, headers=user.headers)).status_code == 401
 
 
 async def test_a_demoted_admin_gets_403_on_the_very_next_request(auth_client):

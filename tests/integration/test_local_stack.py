@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import psutil
 import pytest
 
 from local.children import free_port
+from tests.support.log_capture import remember
 from tests.support.services import server_data_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -136,7 +138,7 @@ def test_restart_keeps_data_and_a_real_model_host_url_wins(data_dir):
     assert "OLLAMA_BASE_URL is set and a real host always wins" in second_summary
     assert "http://127.0.0.1:9" in second_summary
     assert ready["status"] == "degraded"
-    assert ready["checks"]["model_host"]["status"] == "fail"
+    assert ready["checks"]["model_host"]["status"] == "down"
 
 
 def test_external_database_url_is_used_instead_of_embedded(data_dir, postgres_url):
@@ -146,11 +148,46 @@ def test_external_database_url_is_used_instead_of_embedded(data_dir, postgres_ur
     assert not (data_dir / "postgres").exists()
 
 
+def _request_logs(stdout: str) -> list[dict[str, object]]:
+    records = []
+    for line in stdout.splitlines():
+        if line.startswith("{") and '"message":"request"' in line.replace(" ", ""):
+            records.append(json.loads(line))
+    return records
+
+
 def test_lambda_mode_serves_health_and_function_routes(data_dir):
+    account = {"name": "Ada", "email": "ada@example.com", "password": "lambda-mode-password"}
     with running_stack(data_dir, "--lambda-mode") as stack:
-        missing = httpx.get(stack.base_url + "/api/v1/auths/no-such-route")
-    assert missing.status_code == 404
-    assert "detail" in missing.json()
+        base = stack.base_url
+        health = httpx.get(base + "/healthz")
+        ready = httpx.get(base + "/readyz")
+        signup = httpx.post(base + "/api/v1/auths/signup", json=account)
+        token = remember(signup.json()["token"])
+        me = httpx.get(base + "/api/v1/auths/", headers={"Authorization": f"Bearer {token}"})
+        rag = httpx.get(base + "/api/v1/files/no-such-file")
+        stack.process.send_signal(signal.SIGINT)
+        stack.process.wait(30)
+        logs = _request_logs(stack.process.stdout.read() if stack.process.stdout else "")
+
+    assert health.status_code == 200
+    assert health.json()["service"] == "chat"
+    assert ready.status_code == 200, ready.text
+    # Health is chat's, as API Gateway's default route sends it there: chat's own dependencies.
+    assert ready.json()["service"] == "chat"
+    assert set(ready.json()["checks"]) == {"postgres", "dynamodb", "model_host"}
+    assert signup.status_code == 200, signup.text
+    assert signup.json()["role"] == "admin"
+    assert me.status_code == 200
+    assert me.json()["email"] == account["email"]
+    assert rag.status_code == 404
+    assert rag.json().keys() == {"detail"}
+    # Each function route was served by its own Lambda handler, with a Lambda context.
+    served_by = [(str(record["path"]), record.get("function_name")) for record in logs]
+    auth = [name for path, name in served_by if path.startswith("/api/v1/auths")]
+    assert auth == ["stratus-auth", "stratus-auth"]
+    assert [name for path, name in served_by if path.startswith("/api/v1/files")] == ["stratus-rag"]
+    assert {name for path, name in served_by if path in {"/healthz", "/readyz"}} == {None}
     assert "Lambda mode" in stack.output_after_stop()
 
 

@@ -157,3 +157,6 @@ async def test_unreachable_host_names_the_url_only_when_allowed(env, expose):
     assert error.status_code == 503
     assert ("http://127.0.0.1:9" in error.message) is expose
     assert "OLLAMA_BASE_URL" in error.message or expose
+    # It claims only what works without a model host in this version.
+    assert "Sign-in, accounts and saved chats still work" in error.message
+    assert "files" not in error.message.lower()

@@ -173,6 +173,8 @@ def test_property_accepted_local_keys_stay_inside_the_root(tmp_path):
     sandbox = tmp_path / "sandbox"
     sandbox.mkdir()
 
+    outcomes = {"accepted": 0, "rejected": 0}
+
     @settings(max_examples=300, deadline=None)
     @given(key=key_text)
     def check(key: str) -> None:
@@ -181,7 +183,9 @@ def test_property_accepted_local_keys_stay_inside_the_root(tmp_path):
             try:
                 anyio.run(LocalDirObjectStore(root).put, key, b"x", "text/plain")
             except ValueError:
+                outcomes["rejected"] += 1
                 return  # rejected: fine
+            outcomes["accepted"] += 1
             # Accepted: the object lives inside the root, and nothing else appeared anywhere.
             written = [p for p in root.rglob("*") if p.is_file()]
             assert written == [(root / key)]
@@ -191,6 +195,9 @@ def test_property_accepted_local_keys_stay_inside_the_root(tmp_path):
             shutil.rmtree(root)
 
     check()
+    # Both branches ran: a store that refused every key would pass the property vacuously.
+    assert outcomes["accepted"] > 0, outcomes
+    assert outcomes["rejected"] > 0, outcomes
 
 
 # --- S3 specifics ------------------------------------------------------------------------------

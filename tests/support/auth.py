@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.support.log_capture import CapturingHandler, issued_secrets, leaks, remember
+from tests.support.log_capture import (
+    CapturingHandler,
+    issued_secrets,
+    leaks,
+    pattern_leaks,
+    remember,
+)
 
 # Strong, and only ever used by tests.
 TEST_SECRET = "stratus-test-signing-key-" + "7f3a9c2e5b8d1f40a6c3e9b2d7f1a5c8"
@@ -42,20 +48,25 @@ def _clear_limiter_counters() -> None:
             batch.delete(item)
 
 
+def reset_auth_state(database_url: str) -> None:
+    """No accounts, sessions, keys or limiter counts: the state of a fresh install."""
+    import psycopg
+
+    _clear_limiter_counters()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("TRUNCATE users, first_admin_claim CASCADE")
+
+
 @pytest.fixture
 def auth_env(env: dict[str, str]) -> dict[str, str]:
     """Empty account tables and no limiter counts left over from earlier tests."""
-    import psycopg
-
     values = {
         "WEBUI_SECRET_KEY": TEST_SECRET,
         "STRATUS_SIGNUP_MAX_PER_IP": "0",
         **FAST_ARGON2,
     }
     apply_env(values)
-    _clear_limiter_counters()
-    with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
-        conn.execute("TRUNCATE users, first_admin_claim CASCADE")
+    reset_auth_state(env["DATABASE_URL"])
     return {**env, **values}
 
 
@@ -69,7 +80,8 @@ async def auth_client(auth_env: dict[str, str]) -> AsyncIterator[AsyncTestClient
 
 @pytest.fixture(scope="session", autouse=True)
 def log_capture() -> Iterator[CapturingHandler]:
-    """Captures every log record of the session; at the end, no issued secret may appear."""
+    """Captures every log record of the session; at the end, no remembered secret and nothing
+    shaped like a credential may appear in any of them."""
     handler = CapturingHandler()
     root = logging.getLogger()
     root.addHandler(handler)
@@ -77,8 +89,11 @@ def log_capture() -> Iterator[CapturingHandler]:
         yield handler
     finally:
         root.removeHandler(handler)
-    found = leaks(handler.snapshot(), issued_secrets())
+    records = handler.snapshot()
+    found = leaks(records, issued_secrets())
     assert not found, f"secrets written to logs: {found[:5]}"
+    shaped = pattern_leaks(records)
+    assert not shaped, f"credential-shaped strings written to logs: {shaped[:5]}"
 
 
 def bearer(token: str) -> dict[str, str]:

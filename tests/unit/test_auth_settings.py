@@ -75,3 +75,9 @@ def test_default_user_role_cannot_be_admin():
     with pytest.raises(ConfigError, match="DEFAULT_USER_ROLE"):
         AuthSettings.from_env({"DEFAULT_USER_ROLE": "admin"})
     assert AuthSettings.from_env({"DEFAULT_USER_ROLE": "USER"}).default_user_role == "user"
+
+
+def test_a_password_change_ends_api_keys_unless_told_to_keep_them():
+    assert AuthSettings.from_env({}).keep_api_keys_on_password_change is False
+    env = {"STRATUS_KEEP_API_KEYS_ON_PASSWORD_CHANGE": "true"}
+    assert AuthSettings.from_env(env).keep_api_keys_on_password_change is True

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from stratus.settings import web_settings
 from stratus.web.health import ReadinessCheck
 
 
 async def _postgres() -> None:
     from stratus.db import connection
 
-    async with connection() as conn:
+    # The pool would wait its own timeout for a connection it cannot make (longer than the
+    # readiness budget by default). Giving up within the budget lets a database that refuses or
+    # never answers connections read as "down", not as a probe that hung.
+    budget = web_settings().readiness_timeout
+    async with connection(wait_seconds=budget * 0.75) as conn:
         await conn.execute("SELECT 1")
 
 

@@ -202,6 +202,7 @@ class AuthSettings:
     enable_signup: bool
     default_user_role: str
     enable_api_key: bool
+    keep_api_keys_on_password_change: bool
     login_max_failures: int
     login_max_failures_per_ip: int
     login_window: int
@@ -225,6 +226,9 @@ class AuthSettings:
             enable_signup=env.flag("ENABLE_SIGNUP", True),
             default_user_role=role,
             enable_api_key=env.flag("ENABLE_API_KEY", True),
+            keep_api_keys_on_password_change=env.flag(
+                "STRATUS_KEEP_API_KEYS_ON_PASSWORD_CHANGE", False
+            ),
             login_max_failures=env.integer("STRATUS_LOGIN_MAX_FAILURES", 10, minimum=1),
             login_max_failures_per_ip=env.integer(
                 "STRATUS_LOGIN_MAX_FAILURES_PER_IP", 100, minimum=1

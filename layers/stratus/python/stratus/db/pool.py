@@ -48,13 +48,16 @@ async def get_pool() -> AsyncConnectionPool:
 
 
 @asynccontextmanager
-async def connection() -> AsyncIterator[AsyncConnection]:
-    """A pooled connection in a transaction: committed on success, rolled back on error."""
+async def connection(*, wait_seconds: float | None = None) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection in a transaction: committed on success, rolled back on error.
+
+    ``wait_seconds`` overrides ``DATABASE_POOL_TIMEOUT`` for callers on a shorter budget.
+    """
     from psycopg_pool import PoolTimeout
 
     pool = await get_pool()
     try:
-        async with pool.connection() as conn:
+        async with pool.connection(timeout=wait_seconds) as conn:
             yield conn
     except PoolTimeout:
         raise ServiceUnavailableError(

@@ -45,7 +45,8 @@ class UpstreamHTTP:
         where = upstream.base_url if self._expose_urls else upstream.variable
         return ModelHostUnavailableError(
             f"The model host is not answering (configured at {where}). "
-            "Try again once it is reachable."
+            # Only what this version has: each feature joins this sentence when it lands.
+            "Sign-in, accounts and saved chats still work; try again once it is reachable."
         )
 
     @asynccontextmanager

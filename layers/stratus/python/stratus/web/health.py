@@ -1,8 +1,10 @@
 """Liveness (``/healthz``, no I/O) and readiness (``/readyz``, every dependency by name).
 
-Readiness runs the probes concurrently, each under a short timeout, and reports status and latency
-for each. Any required dependency down gives 503; the model host only makes the service
-"degraded", because auth, chats and files still work without it.
+Readiness runs the probes concurrently, each under a short timeout, and reports the state and
+latency of each: ``ok``, ``down`` (it answered with an error) or ``timeout`` (no answer within
+``STRATUS_READINESS_TIMEOUT``). Any required dependency not ``ok`` gives 503; the model host only
+makes the service "degraded", because sign-in and accounts still work without it. ``/readyz`` is
+public, so the body never carries an exception's class or message: those go to the log.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from litestar import MediaType, Response, get
 from litestar.handlers import HTTPRouteHandler
 
 from stratus import __version__
+from stratus.observability import get_logger
 from stratus.settings import web_settings
 from stratus.web.access import Access, access
 
@@ -32,14 +35,18 @@ async def _run(check: ReadinessCheck, budget_seconds: float) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         await asyncio.wait_for(check.probe(), budget_seconds)
-        outcome: dict[str, Any] = {"status": "ok"}
+        status = "ok"
     except TimeoutError:
-        outcome = {"status": "fail", "error": f"no answer within {budget_seconds:g}s"}
+        status = "timeout"
+        get_logger().warning("readiness probe timed out", extra={"dependency": check.name})
     except Exception as exc:  # a probe reports any failure; it must never raise out of /readyz
-        outcome = {"status": "fail", "error": f"unavailable ({type(exc).__name__})"}
-    outcome["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
-    outcome["required"] = check.required
-    return outcome
+        status = "down"
+        # The operator's log gets what failed; the public body only gets the state.
+        get_logger().warning(
+            "readiness probe failed", extra={"dependency": check.name, "error": type(exc).__name__}
+        )
+    latency_ms = round((time.perf_counter() - started) * 1000, 1)
+    return {"status": status, "latency_ms": latency_ms, "required": check.required}
 
 
 async def readiness(checks: Sequence[ReadinessCheck]) -> tuple[int, dict[str, Any]]:
