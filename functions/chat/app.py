@@ -10,6 +10,7 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.types import ControllerRouterHandler
 
+from functions.chat.chats.routes import chat_route_handlers
 from stratus import probes
 from stratus.web.plugin import StratusPlugin
 
@@ -19,7 +20,7 @@ READINESS = (probes.POSTGRES, probes.DYNAMODB, probes.MODEL_HOST)
 
 def route_handlers() -> list[ControllerRouterHandler]:
     """This function's routes, without health: the local stack composes these into one app."""
-    return []
+    return [*chat_route_handlers()]
 
 
 def create_app() -> Litestar:

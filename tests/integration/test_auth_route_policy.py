@@ -46,6 +46,11 @@ POLICY: dict[tuple[str, str], tuple[str, bool, bool]] = {
     ("/api/v1/users/{user_id:str}/update", "POST"): ("admin", False, False),
     ("/api/v1/users/{user_id:str}", "DELETE"): ("admin", False, False),
     ("/api/v1/users/{user_id:str}/sessions/revoke", "POST"): ("admin", False, False),
+    ("/api/v1/chats", "GET"): ("user", False, False),
+    ("/api/v1/chats/new", "POST"): ("user", False, False),
+    ("/api/v1/chats/{chat_id:str}", "GET"): ("owner", False, False),
+    ("/api/v1/chats/{chat_id:str}", "POST"): ("owner", False, False),
+    ("/api/v1/chats/{chat_id:str}", "DELETE"): ("owner", False, False),
 }
 
 

@@ -1,8 +1,8 @@
 """The single path that deletes a user and everything they own.
 
 Rows: every table holding a user's data references ``users(id) ON DELETE CASCADE``, so deleting
-the user row deletes them in the same transaction (keys and sessions today; chats, files and
-chunks later). A test fails if any foreign key to ``users`` lacks the cascade.
+the user row deletes them in the same transaction (keys, sessions, chats and their messages
+today; files and chunks later). A test fails if any foreign key to ``users`` lacks the cascade.
 
 Data outside Postgres (stored objects): add an ``ExternalCleanup`` to ``EXTERNAL_CLEANUPS``. Its
 ``collect`` runs inside the transaction, before the cascade, and returns what to remove; its
