@@ -11,6 +11,11 @@ from litestar import Litestar
 from litestar.types import ControllerRouterHandler
 
 from functions.chat.chats.routes import chat_route_handlers
+from functions.chat.completions.routes import CompletionsController
+from functions.chat.embeddings.routes import EmbeddingsController
+from functions.chat.models.routes import ModelsController
+from functions.chat.ollama.routes import OllamaController
+from functions.chat.tasks.routes import TasksController
 from stratus import probes
 from stratus.web.plugin import StratusPlugin
 
@@ -20,7 +25,14 @@ READINESS = (probes.POSTGRES, probes.DYNAMODB, probes.MODEL_HOST)
 
 def route_handlers() -> list[ControllerRouterHandler]:
     """This function's routes, without health: the local stack composes these into one app."""
-    return [*chat_route_handlers()]
+    return [
+        CompletionsController,
+        ModelsController,
+        EmbeddingsController,
+        OllamaController,
+        TasksController,
+        *chat_route_handlers(),
+    ]
 
 
 def create_app() -> Litestar:

@@ -156,3 +156,23 @@ SELECT id, parent_id, role, status, content, reasoning, model, error, task_id,
 FROM messages
 WHERE chat_id = %(chat_id)s AND user_id = %(user_id)s AND client_id = %(assistant_client_id)s
 """
+
+# A turn refused before it streamed (rate limits) leaves nothing: its answer, and its question
+# unless something else already hangs under it. Both rows go in one statement.
+DISCARD_TURN = """
+WITH answer AS (
+    DELETE FROM messages
+    WHERE id = %(answer)s AND user_id = %(user_id)s AND status = 'streaming'
+    RETURNING id
+)
+DELETE FROM messages q
+WHERE q.id = %(question)s AND q.user_id = %(user_id)s AND q.role = 'user'
+  AND EXISTS (SELECT 1 FROM answer)
+  AND NOT EXISTS (SELECT 1 FROM messages c WHERE c.parent_id = q.id AND c.id <> %(answer)s)
+"""
+
+MESSAGE_ROLE = "SELECT role FROM messages WHERE id = %s AND chat_id = %s AND user_id = %s"
+
+CHAT_OWNER = (
+    "SELECT user_id FROM chats WHERE id = %(chat_id)s AND (user_id = %(user_id)s OR %(any)s)"
+)

@@ -228,6 +228,25 @@ class ChatsStore:
             },
         )
 
+    async def discard_turn(
+        self, user_id: str, assistant_message_id: str, user_message_id: str | None
+    ) -> None:
+        """Remove a turn refused before it streamed (a rate limit): nothing of it stays."""
+        params = {"user_id": user_id, "answer": assistant_message_id, "question": user_message_id}
+        async with _autocommit() as conn:
+            await conn.execute(sql.DISCARD_TURN, params)
+
+    async def message_role(self, chat_id: str, user_id: str, message_id: str) -> str | None:
+        rows = await _rows(sql.MESSAGE_ROLE, (message_id, chat_id, user_id))
+        return str(rows[0][0]) if rows else None
+
+    async def chat_owner(self, chat_id: str, user_id: str, *, as_admin: bool) -> str | None:
+        """The chat's owner, if the caller may act on it (its owner, or any admin)."""
+        rows = await _rows(
+            sql.CHAT_OWNER, {"chat_id": chat_id, "user_id": user_id, "any": as_admin}
+        )
+        return str(rows[0][0]) if rows else None
+
     async def task_owner(self, task_id: str) -> TaskRef | None:
         """Who owns a generation, for the stop routes (which answer 404 to anyone else)."""
         rows = await _rows(sql.TASK_OWNER, (task_id,))

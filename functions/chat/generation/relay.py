@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
+from functions.chat.generation.answer import Answer
 from functions.chat.generation.outcome import FINISH_REASON, Ending, Outcome
 from functions.chat.generation.registry import Admission, GenerationRegistry
 from functions.chat.generation.wire import Wire
@@ -49,12 +50,9 @@ class ChunkTranslator(Protocol):
     tool_calls: list[dict[str, Any]]
     finish_reason: str | None
     done: bool
-    chunks_seen: int
 
-    def feed(self, data: bytes) -> list[dict[str, Any]]: ...
+    def feed(self, data: bytes) -> list[Any]: ...
     def usage(self) -> dict[str, int]: ...
-    def final_chunk(self, finish_reason: str) -> dict[str, Any]: ...
-    def usage_chunk(self) -> dict[str, Any]: ...
 
 
 class StreamError(Exception):
@@ -101,7 +99,7 @@ class Reporter(Protocol):
     ) -> None: ...
 
 
-class GenerationResponse:
+class GenerationResponse(Answer):
     """An ASGI response: the handler has already opened the upstream and been admitted."""
 
     def __init__(
@@ -332,7 +330,7 @@ class GenerationResponse:
         else:
             status = 200
             reason = FINISH_REASON.get(outcome.ending)
-            body = completion_object(self.translator, finish_reason=reason)
+            body = completion_object(self.translator, finish_reason=reason)  # type: ignore[arg-type]
         payload = _encode(body)
         message: Message = {
             "type": "http.response.start",

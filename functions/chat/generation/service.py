@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from functions.chat.generation.answer import Answer
 from functions.chat.generation.outcome import Ending, Outcome
 from functions.chat.generation.registry import Admission, GenerationRegistry, refusal
 from functions.chat.generation.relay import (
@@ -28,7 +29,9 @@ from functions.chat.generation.relay import (
     Reporter,
     Turn,
 )
+from functions.chat.generation.replay import replay_response
 from functions.chat.generation.report import limit_hit
+from functions.chat.generation.turns import ReplayTurnError, TurnKeeper
 from functions.chat.generation.wire import SSEWire, Wire
 from functions.chat.schemas.openai import ChatCompletionRequest
 from functions.chat.translate import (
@@ -79,7 +82,7 @@ class Launch:
 class GenerationService:
     def __init__(
         self,
-        turns: Any,
+        turns: TurnKeeper,
         persistence: Persistence,
         registry: GenerationRegistry,
         report: Reporter,
@@ -93,13 +96,19 @@ class GenerationService:
 
     async def start(
         self, principal: Principal, req: ChatCompletionRequest, info: RequestInfo
-    ) -> GenerationResponse:
+    ) -> Answer:
         """An OpenAI chat completion, streamed or not, optionally saved as a chat turn."""
         host = await get_model_host()
         choice = await host.resolve(req.model, principal)
         task_id = uuid.uuid4().hex
-        path, body, translator = self._translate(host, choice, req, task_id, int(time.time()))
-        turn = await self.turns.begin(principal, req, task_id) if req.chat_id else None
+        created = int(time.time())
+        path, body, translator = self._translate(host, choice, req, task_id, created)
+        turn = None
+        if req.chat_id:
+            try:
+                turn = await self.turns.begin(principal, req, task_id)
+            except ReplayTurnError as replay:
+                return replay_response(req, replay, created)
         return await self.launch(
             Launch(
                 principal=principal,
@@ -181,6 +190,7 @@ class GenerationService:
     ) -> tuple[str, dict[str, Any], Any]:
         model_id = choice.model.id
         completion_id = f"chatcmpl-{task_id}"
+        include_usage = bool(req.stream_options and req.stream_options.include_usage)
         if choice.upstream.kind == "ollama":
             body = ollama_chat_body(
                 req,
@@ -193,10 +203,21 @@ class GenerationService:
                 created=created,
                 model=req.model,
                 tools_sent=bool(req.tools),
+                include_usage=include_usage,
+                max_line_bytes=self.settings.max_line_bytes,
+                max_response_bytes=self.settings.max_response_bytes,
             )
             return "/api/chat", body, translator
         body = openai_chat_body(req, upstream_model=model_id)
-        translator = OpenAIChatStream(completion_id=completion_id, created=created, model=req.model)
+        translator = OpenAIChatStream(
+            completion_id=completion_id,
+            created=created,
+            model=req.model,
+            tools_sent=bool(req.tools),
+            include_usage=include_usage,
+            max_line_bytes=self.settings.max_line_bytes,
+            max_response_bytes=self.settings.max_response_bytes,
+        )
         return "/chat/completions", body, translator
 
     async def _admit(self, spec: Launch) -> Admission:
@@ -224,7 +245,7 @@ class GenerationService:
         turn = spec.turn
         if turn is not None:
             if isinstance(exc, RateLimitedError):
-                await self.turns.discard(turn)
+                await self.turns.discard(turn, spec.principal.user_id)
             else:
                 message = exc.message if isinstance(exc, StratusError) else "The request failed."
                 outcome = Outcome(Ending.ERROR, message)

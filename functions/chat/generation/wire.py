@@ -11,6 +11,7 @@ import msgspec
 
 from functions.chat.generation import sse
 from functions.chat.generation.outcome import FINISH_REASON, Ending
+from functions.chat.translate import usage_chunk
 
 _encode = msgspec.json.Encoder().encode
 
@@ -39,9 +40,9 @@ class SSEWire:
     def closing(self, ending: Ending, translator: Any, include_usage: bool) -> bytes:
         chunks = []
         if ending in FINISH_REASON:
-            chunks.append(translator.final_chunk(FINISH_REASON[ending]))
+            chunks.append(translator.closing_chunk(FINISH_REASON[ending]))
         if include_usage and ending is not Ending.ERROR:
-            chunks.append(translator.usage_chunk())
+            chunks.append(usage_chunk(translator))
         return sse.events(chunks) if chunks else b""
 
     def tail(self, ending: Ending) -> bytes:

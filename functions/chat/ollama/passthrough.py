@@ -52,12 +52,6 @@ class NDJSONPassthrough:
             "total_tokens": self._prompt_tokens + completion,
         }
 
-    def final_chunk(self, finish_reason: str) -> dict[str, Any]:
-        return {}
-
-    def usage_chunk(self) -> dict[str, Any]:
-        return {}
-
 
 def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0

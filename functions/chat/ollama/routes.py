@@ -9,7 +9,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody
 
 from functions.chat.deps import provide_ollama
-from functions.chat.generation.relay import GenerationResponse
+from functions.chat.generation.answer import Answer
 from functions.chat.ollama.service import OllamaProxy
 from functions.chat.request_info import request_info
 from stratus.auth import Principal
@@ -78,7 +78,7 @@ class OllamaController(Controller):
         data: JSONBody[dict[str, Any]],
         principal: NamedDependency[Principal],
         ollama: NamedDependency[OllamaProxy],
-    ) -> GenerationResponse:
+    ) -> Answer:
         return await ollama.generate(principal, data, "/api/chat", request_info(request))
 
     @post("/api/generate", opt=USER, status_code=200)
@@ -88,5 +88,5 @@ class OllamaController(Controller):
         data: JSONBody[dict[str, Any]],
         principal: NamedDependency[Principal],
         ollama: NamedDependency[OllamaProxy],
-    ) -> GenerationResponse:
+    ) -> Answer:
         return await ollama.generate(principal, data, "/api/generate", request_info(request))

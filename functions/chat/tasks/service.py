@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from functions.chat.chats.store import ChatsStore
 from functions.chat.generation.registry import GenerationRegistry
 from stratus.auth import Principal
 from stratus.errors import NotFoundError
@@ -26,7 +27,7 @@ def _not_found() -> NotFoundError:
 
 
 class StopService:
-    def __init__(self, registry: GenerationRegistry, chats: object) -> None:
+    def __init__(self, registry: GenerationRegistry, chats: ChatsStore) -> None:
         self.registry = registry
         self.chats = chats
 
@@ -34,7 +35,7 @@ class StopService:
         # The common case costs one conditional write on the caller's own state.
         if await self.registry.stop_task(principal.user_id, task_id, only_if_running=True):
             return StopResult(True, f"Task {task_id} stopped.")
-        ref = await self.chats.task_owner(task_id)  # type: ignore[attr-defined]
+        ref = await self.chats.task_owner(task_id)
         if ref is None or (ref.user_id != principal.user_id and not principal.is_admin):
             return await self._maybe_finished(principal, task_id)
         if ref.status != "streaming":
@@ -51,11 +52,17 @@ class StopService:
 
     async def stop_chat(self, principal: Principal, chat_id: str) -> list[str]:
         """Stops every generation of the chat, including one that has not registered yet."""
-        owner = await self.chats.chat_owner(chat_id, principal)  # type: ignore[attr-defined]
-        task_ids: list[str] = await self.chats.streaming_task_ids(owner, chat_id)  # type: ignore[attr-defined]
+        owner = await self._owner(principal, chat_id)
+        task_ids = await self.chats.streaming_task_ids(owner, chat_id)
         await self.registry.stop_chat(owner, chat_id)
         return task_ids
 
     async def chat_tasks(self, principal: Principal, chat_id: str) -> list[str]:
-        owner = await self.chats.chat_owner(chat_id, principal)  # type: ignore[attr-defined]
-        return await self.chats.streaming_task_ids(owner, chat_id)  # type: ignore[attr-defined, no-any-return]
+        owner = await self._owner(principal, chat_id)
+        return await self.chats.streaming_task_ids(owner, chat_id)
+
+    async def _owner(self, principal: Principal, chat_id: str) -> str:
+        owner = await self.chats.chat_owner(chat_id, principal.user_id, as_admin=principal.is_admin)
+        if owner is None:
+            raise NotFoundError("Chat not found.")
+        return owner
