@@ -38,7 +38,9 @@ async def test_a_streamed_completion_follows_openais_chunk_format(chat_stack: Ch
     assert with_choices[-1]["choices"][0]["finish_reason"] == "stop"
     usage_chunk = chunks[-1]
     assert usage_chunk["choices"] == []
-    assert usage_chunk["usage"]["completion_tokens"] == len(reply_text("stream this please").split())
+    assert usage_chunk["usage"]["completion_tokens"] == len(
+        reply_text("stream this please").split()
+    )
     assert content_of(events) == reply_text("stream this please")
 
 
