@@ -25,12 +25,7 @@ from functions.chat.generation.answer import Answer
 from functions.chat.generation.outcome import FINISH_REASON, Ending, Outcome
 from functions.chat.generation.registry import Admission, GenerationRegistry
 from functions.chat.generation.wire import Wire
-from stratus.modelhost.lines import (
-    LineLimits,
-    StreamLimitError,
-    UpstreamClosedError,
-    iter_line_batches,
-)
+from stratus.modelhost.lines import StreamLimitError, UpstreamClosedError, UpstreamLines
 from stratus.observability import get_logger
 from stratus.settings import ChatSettings
 from stratus.web.error_mapper import ErrorInfo, error_body
@@ -107,6 +102,7 @@ class GenerationResponse(Answer):
         ctx: GenerationContext,
         translator: ChunkTranslator,
         upstream: aiohttp.ClientResponse,
+        lines: UpstreamLines,
         resources: AsyncExitStack,
         *,
         registry: GenerationRegistry,
@@ -119,6 +115,7 @@ class GenerationResponse(Answer):
         self.ctx = ctx
         self.translator = translator
         self.upstream = upstream
+        self.lines = lines
         self.resources = resources
         self.registry = registry
         self.persistence = persistence
@@ -184,17 +181,11 @@ class GenerationResponse(Answer):
 
     async def _relay(self) -> Outcome:
         ctx, translator = self.ctx, self.translator
-        limits = LineLimits(
-            first_byte_timeout=self.settings.first_byte_timeout,
-            idle_timeout=self._idle_timeout(),
-            max_line=self.settings.max_line_bytes,
-            max_total=self.settings.max_response_bytes,
-        )
         openai = ctx.upstream_kind == "openai"
         loop = asyncio.get_running_loop()
         self._next_checkpoint = loop.time() + self.settings.checkpoint_interval
         try:
-            async for batch in iter_line_batches(self.upstream, limits):
+            async for batch in self.lines:
                 if translator.done:
                     # Anything after the end is ignored; the connection is closed, not reused.
                     return Outcome(Ending.COMPLETE)
@@ -231,11 +222,6 @@ class GenerationResponse(Answer):
         return Outcome(
             Ending.ERROR, "The model host ended the answer without finishing it.", "upstream_error"
         )
-
-    def _idle_timeout(self) -> float:
-        from stratus.settings import model_host_settings
-
-        return model_host_settings().read_timeout
 
     async def _watch_stop(self) -> None:
         ctx = self.ctx

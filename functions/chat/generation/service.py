@@ -15,9 +15,12 @@ import time
 import uuid
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
+
+if TYPE_CHECKING:
+    import aiohttp
 
 from functions.chat.generation.answer import Answer
 from functions.chat.generation.outcome import Ending, Outcome
@@ -42,10 +45,16 @@ from functions.chat.translate import (
     openai_chat_body,
 )
 from stratus.auth.principal import Principal
-from stratus.errors import RateLimitedError, ServiceUnavailableError, StratusError
+from stratus.errors import (
+    ModelHostUnavailableError,
+    RateLimitedError,
+    ServiceUnavailableError,
+    StratusError,
+)
 from stratus.modelhost import ModelChoice, ModelHost, get_model_host
+from stratus.modelhost.lines import LineLimits, StreamLimitError, UpstreamClosedError, UpstreamLines
 from stratus.observability import get_logger
-from stratus.settings import ChatSettings
+from stratus.settings import ChatSettings, model_host_settings
 
 _encode = msgspec.json.Encoder().encode
 
@@ -128,11 +137,13 @@ class GenerationService:
         )
 
     async def launch(self, spec: Launch) -> GenerationResponse:
-        """Open the upstream while the registry admits the generation; refuse or relay."""
+        """Open the upstream and wait for its first output while the registry admits the
+        generation; then refuse (closing the upstream) or relay."""
         host = await get_model_host()
         resources = AsyncExitStack()
-        opening = asyncio.create_task(
-            resources.enter_async_context(
+
+        async def open_upstream() -> tuple[aiohttp.ClientResponse, UpstreamLines]:
+            upstream = await resources.enter_async_context(
                 host.http.open(
                     spec.choice.upstream,
                     "POST",
@@ -141,13 +152,15 @@ class GenerationService:
                     first_byte_timeout=self.settings.first_byte_timeout,
                 )
             )
-        )
+            return upstream, await self._first_lines(upstream, spec)
+
+        opening = asyncio.create_task(open_upstream())
         try:
             admission = await self._admit(spec)
             if not admission.allowed:
                 limit_hit(spec.model_name, admission.reason or "requests")
                 raise refusal(admission)
-            upstream = await opening
+            upstream, lines = await opening
         except BaseException as exc:
             opening.cancel()
             await asyncio.gather(opening, return_exceptions=True)
@@ -171,6 +184,7 @@ class GenerationService:
             ctx,
             spec.translator,
             upstream,
+            lines,
             resources,
             registry=self.registry,
             persistence=self.persistence,
@@ -219,6 +233,34 @@ class GenerationService:
             max_response_bytes=self.settings.max_response_bytes,
         )
         return "/chat/completions", body, translator
+
+    async def _first_lines(self, upstream: aiohttp.ClientResponse, spec: Launch) -> UpstreamLines:
+        """Wait for the model's first output before answering: a host that never starts is a
+        503 before the stream, not a stream that fails."""
+        first_byte = self.settings.first_byte_timeout
+        if spec.info.lambda_deadline is not None:
+            left = spec.info.lambda_deadline - self.settings.deadline_margin - time.time()
+            first_byte = max(0.05, min(first_byte, left))
+        lines = UpstreamLines(
+            upstream,
+            LineLimits(
+                first_byte_timeout=first_byte,
+                idle_timeout=model_host_settings().read_timeout,
+                max_line=self.settings.max_line_bytes,
+                max_total=self.settings.max_response_bytes,
+            ),
+        )
+        try:
+            await lines.prime()
+        except StreamLimitError:
+            raise ModelHostUnavailableError(
+                "The model host did not start answering in time; try again shortly."
+            ) from None
+        except UpstreamClosedError:
+            raise ModelHostUnavailableError(
+                "The model host closed the connection before answering; try again shortly."
+            ) from None
+        return lines
 
     async def _admit(self, spec: Launch) -> Admission:
         principal = spec.principal

@@ -9,6 +9,7 @@ other, no line may exceed ``max_line`` bytes and the whole body ``max_total`` by
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -73,3 +74,26 @@ async def iter_line_batches(
             raise StreamLimitError("The model host sent a line over the size limit.")
     if pending.strip():
         yield [pending]
+
+
+class UpstreamLines:
+    """``iter_line_batches`` with the first batch read ahead.
+
+    Reading the first batch before answering the client lets a host that never starts
+    answering get a plain 503 instead of a stream that begins and then fails.
+    """
+
+    def __init__(self, response: aiohttp.ClientResponse, limits: LineLimits) -> None:
+        self._batches = iter_line_batches(response, limits)
+        self._first: list[list[bytes]] = []
+
+    async def prime(self) -> None:
+        """Wait for the first lines (``StreamLimitError`` or ``UpstreamClosedError`` if none)."""
+        with contextlib.suppress(StopAsyncIteration):
+            self._first.append(await anext(self._batches))
+
+    async def __aiter__(self) -> AsyncIterator[list[bytes]]:
+        while self._first:
+            yield self._first.pop()
+        async for batch in self._batches:
+            yield batch
