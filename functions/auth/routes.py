@@ -6,7 +6,7 @@ from typing import Annotated
 
 from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from functions.auth import deps
 from functions.auth.admin_service import AdminService, user_response
@@ -31,6 +31,7 @@ from functions.auth.schemas import (
 from functions.auth.service import AccountService
 from stratus.auth import Principal
 from stratus.web.access import Access, access
+from stratus.web.text import PathId
 
 PUBLIC = access(Access.PUBLIC)
 USER = access(Access.USER)
@@ -142,7 +143,7 @@ class AuthsController(Controller):
     @delete("/api_keys/{key_id:str}", opt=OWNER_SESSION, status_code=200)
     async def delete_named_api_key(
         self,
-        key_id: FromPath[str],
+        key_id: PathId,
         principal: NamedDependency[Principal],
         keys: NamedDependency[KeysService],
     ) -> Status:
@@ -177,7 +178,7 @@ class UsersController(Controller):
     @post("/{user_id:str}/update", opt=ADMIN, status_code=200)
     async def update_user(
         self,
-        user_id: FromPath[str],
+        user_id: PathId,
         data: JSONBody[UserUpdateForm],
         principal: NamedDependency[Principal],
         admin: NamedDependency[AdminService],
@@ -187,7 +188,7 @@ class UsersController(Controller):
     @delete("/{user_id:str}", opt=ADMIN, status_code=200)
     async def delete_user(
         self,
-        user_id: FromPath[str],
+        user_id: PathId,
         principal: NamedDependency[Principal],
         admin: NamedDependency[AdminService],
     ) -> bool:
@@ -196,7 +197,7 @@ class UsersController(Controller):
 
     @post("/{user_id:str}/sessions/revoke", opt=ADMIN, status_code=200)
     async def revoke_sessions(
-        self, user_id: FromPath[str], admin: NamedDependency[AdminService]
+        self, user_id: PathId, admin: NamedDependency[AdminService]
     ) -> Status:
         await admin.revoke_sessions(user_id)
         return Status(True)
