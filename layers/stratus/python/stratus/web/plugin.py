@@ -19,6 +19,7 @@ from stratus import __version__
 from stratus.auth.guard import access_guard, provide_principal
 from stratus.settings import web_settings
 from stratus.web.access import Access, access
+from stratus.web.body import body_guard
 from stratus.web.error_mapper import map_exception
 from stratus.web.health import ReadinessCheck, health_route_handlers
 from stratus.web.request_context import request_context_middleware, stamp_response
@@ -52,6 +53,8 @@ class StratusPlugin(InitPluginProtocol):
             )
         # Every route, in every function, passes the same guard; routes say who may call them.
         app_config.guards.insert(0, access_guard)
+        # Then the body's media type and encoding, before anything parses it.
+        app_config.guards.insert(1, body_guard)
         app_config.dependencies["principal"] = Provide(provide_principal, sync_to_thread=False)
         # The API description is public, as Open WebUI's is; it holds no data.
         docs = Router(
