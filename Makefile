@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up up-emulated up-lambda test lint typecheck pytest bench migrate lock clean
+.PHONY: help venv up up-emulated up-lambda test lint typecheck pytest bench migrate spec lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ up-lambda: $(STAMP) ## Run the local stack, serving auth and rag through their L
 
 migrate: $(STAMP) ## Apply database migrations to DATABASE_URL
 	$(BIN)/python -m stratus.migrations
+
+spec: $(STAMP) ## Regenerate the OpenAPI document every function serves (after changing routes)
+	$(BIN)/python -m local.spec
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check .
