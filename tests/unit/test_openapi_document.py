@@ -55,6 +55,13 @@ def test_committed_document_is_fresh():
         pytest.fail("the committed OpenAPI document is stale: run make spec", pytrace=False)
 
 
+def test_document_is_valid_openapi(document):
+    from openapi_spec_validator import validate
+
+    assert document["openapi"].startswith("3.1")
+    validate(document)
+
+
 def test_document_has_every_route_of_the_app_and_nothing_else(app, document):
     from_app = set(_app_operations(app))
     in_document = operations_of(document)
