@@ -152,6 +152,7 @@ def caller(auth_env) -> Iterator[Caller]:
         {
             "STRATUS_LOGIN_MAX_FAILURES": "100000",
             "STRATUS_LOGIN_MAX_FAILURES_PER_IP": "100000",
+            "STRATUS_LOGIN_MAX_FAILURES_PER_ACCOUNT": "100000",
         }
     )
     with live_server(create_local_app()) as server:
