@@ -5,7 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up up-emulated up-lambda test lint typecheck pytest bench migrate lock clean
+# Debian packages the tests run for real (tests/support/system_deps.py maps each to its program).
+SYSTEM_PACKAGES := nginx shellcheck
+
+.PHONY: help venv system-deps up up-emulated up-lambda test lint typecheck pytest bench migrate \
+  lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -41,10 +45,13 @@ lint: $(STAMP) ## ruff lint and format check
 typecheck: $(STAMP) ## mypy (strict)
 	$(BIN)/mypy
 
-pytest: $(STAMP) ## pytest only
+pytest: $(STAMP) system-deps ## pytest only
 	$(BIN)/pytest
 
-test: lint typecheck pytest ## Lint, type-check and run the whole test suite
+system-deps: ## Install the Debian packages the tests run (as root, when missing)
+	@$(PYTHON) -m tests.support.system_deps $(SYSTEM_PACKAGES)
+
+test: system-deps lint typecheck pytest ## Lint, type-check and run the whole test suite
 
 bench: $(STAMP) ## Run the benchmarks and print their figures
 	$(BIN)/python -m tests.benchmarks
