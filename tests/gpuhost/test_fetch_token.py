@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -21,17 +22,15 @@ GOOD = "0123456789abcdef" * 4
 
 
 def _secret(moto: MotoServer, value: str) -> str:
-    client = boto3.client("secretsmanager", endpoint_url=moto.endpoint, **_credentials(moto))
-    return client.create_secret(Name=f"ollama-{uuid.uuid4().hex}", SecretString=value)["ARN"]
-
-
-def _credentials(moto: MotoServer) -> dict[str, str]:
     env = moto.env()
-    return {
-        "region_name": env["AWS_REGION"],
-        "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
-    }
+    client: Any = boto3.client(
+        "secretsmanager",
+        endpoint_url=moto.endpoint,
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    return str(client.create_secret(Name=f"ollama-{uuid.uuid4().hex}", SecretString=value)["ARN"])
 
 
 def _fetch(moto: MotoServer, arn: str, output: Path) -> subprocess.CompletedProcess[str]:
