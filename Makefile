@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 SYSTEM_PACKAGES := nginx shellcheck
 
 .PHONY: help venv system-deps up up-emulated up-lambda test lint typecheck pytest bench migrate \
-  lock clean
+  lock clean package
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ test: system-deps lint typecheck pytest ## Lint, type-check and run the whole te
 
 bench: $(STAMP) ## Run the benchmarks and print their figures
 	$(BIN)/python -m tests.benchmarks
+
+package: $(STAMP) ## Build the Lambda layers and function zips into dist/ (python3.12, arm64)
+	$(BIN)/python -m infra.packaging $(ARGS)
 
 lock: $(STAMP) ## Re-pin dependencies after editing pyproject.toml (keeps existing pins)
 	$(BIN)/uv pip compile pyproject.toml --extra local --extra dev --python-version 3.11 \
