@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 SYSTEM_PACKAGES := nginx shellcheck
 
 .PHONY: help venv system-deps up up-emulated up-lambda test lint typecheck pytest bench migrate \
-  lock clean package
+  lock clean package backup restore
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -34,6 +34,12 @@ up-emulated: $(STAMP) ## Run the local stack with the model-host emulator
 
 up-lambda: $(STAMP) ## Run the local stack, serving auth and rag through their Lambda handlers
 	$(BIN)/python -m local --lambda-mode $(ARGS)
+
+backup: $(STAMP) ## Back up the local stack (Postgres dump + uploads) into backups/, running or not
+	$(BIN)/python -m local.backup create $(ARGS)
+
+restore: $(STAMP) ## Restore a backup into a fresh data dir: make restore ARCHIVE=backups/... [ARGS=--data-dir ...]
+	$(BIN)/python -m local.backup restore $(ARCHIVE) $(ARGS)
 
 migrate: $(STAMP) ## Apply database migrations to DATABASE_URL
 	$(BIN)/python -m stratus.migrations
