@@ -9,11 +9,20 @@ import sys
 from pathlib import Path
 
 from local.stack import DEFAULT_PORT, StackOptions, run
+from stratus.env import EnvReader
+from stratus.errors import ConfigError
+
+MAX_PORT = 65535
 
 
 def _default_port() -> int:
-    value = os.environ.get("PORT") or os.environ.get("OPEN_WEBUI_PORT")
-    return int(value) if value else DEFAULT_PORT
+    """``PORT``, else Open WebUI's ``OPEN_WEBUI_PORT``, else 3000."""
+    env = EnvReader(os.environ)
+    name = "PORT" if env.optional("PORT") else "OPEN_WEBUI_PORT"
+    port = env.integer(name, DEFAULT_PORT, minimum=1)
+    if port > MAX_PORT:
+        raise ConfigError(f"{name} must be at most {MAX_PORT}")
+    return port
 
 
 def _stop_like_ctrl_c(signum: int, frame: object) -> None:
@@ -50,7 +59,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    try:
+        args = parse_args(argv)
+    except ConfigError as error:
+        # Said the way the stack reports every configuration mistake: one line, no traceback.
+        print(f"Stratus cannot start: {error.message}", file=sys.stderr)
+        return 2
     if args.human_logs:
         os.environ["STRATUS_HUMAN_LOGS"] = "true"
     signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
