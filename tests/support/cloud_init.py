@@ -7,6 +7,7 @@ the machine running the tests) and its schema file cached under build/cache/.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -53,9 +54,12 @@ def _download(target: Path) -> None:
         work = Path(scratch)
         # apt's sandbox user must be able to write the downloaded file.
         work.chmod(0o777)
-        fetched = subprocess.run(
-            [apt_get, "download", "-q", "cloud-init"], cwd=work, capture_output=True, text=True
-        )
+        command = [apt_get, "download", "-q", "cloud-init"]
+        fetched = subprocess.run(command, cwd=work, capture_output=True, text=True)
+        if fetched.returncode != 0 and os.geteuid() == 0:
+            # A fresh machine may have no package lists yet.
+            subprocess.run([apt_get, "update", "-qq"], capture_output=True)
+            fetched = subprocess.run(command, cwd=work, capture_output=True, text=True)
         debs = list(work.glob("cloud-init_*.deb"))
         if fetched.returncode != 0 or not debs:
             raise SchemaUnavailableError(
