@@ -36,7 +36,9 @@ class StackOptions:
 
 
 def _set_default(name: str, value: str) -> None:
-    os.environ.setdefault(name, value)
+    # Empty counts as unset, as in settings: compose passes `${WEBUI_SECRET_KEY:-}` through.
+    if not os.environ.get(name):
+        os.environ[name] = value
 
 
 def _aws_endpoint_configured() -> bool:
