@@ -200,3 +200,8 @@ class UsersController(Controller):
     ) -> Status:
         await admin.revoke_sessions(user_id)
         return Status(True)
+
+    @post("/{user_id:str}/unlock", opt=ADMIN, status_code=200)
+    async def unlock(self, user_id: FromPath[str], admin: NamedDependency[AdminService]) -> Status:
+        await admin.unlock(user_id)
+        return Status(True)

@@ -27,7 +27,8 @@ async def test_after_ten_failures_even_the_right_password_gets_429(auth_client, 
     locked = await signin(auth_client, account.email, account.password, headers=via("198.51.100.1"))
     assert locked.status_code == 429
     retry_after = int(locked.headers["retry-after"])
-    assert 1 <= retry_after <= 300
+    # The failures leave the window with their sub-window: at most a tenth of a window late.
+    assert 1 <= retry_after <= 330
     assert locked.json() == {"detail": "Too many failed sign-in attempts; try again later."}
     # The same account from another address is not locked out.
     other = await signin(auth_client, account.email, account.password, headers=via("198.51.100.2"))
@@ -46,7 +47,7 @@ async def test_a_success_resets_the_accounts_counter(auth_client, behind_proxy):
 
 
 async def test_forwarded_headers_are_ignored_from_untrusted_peers(auth_client):
-    # Default FORWARDED_ALLOW_IPS is 127.0.0.1: the test client's peer is not trusted.
+    # FORWARDED_ALLOW_IPS is empty by default: no peer is trusted.
     account = await signup(auth_client)
     for i in range(10):
         await signin(auth_client, account.email, "wrong", headers=via(f"198.51.100.{i + 10}"))
@@ -77,7 +78,7 @@ async def test_limits_follow_the_settings(auth_client, behind_proxy):
         await signin(auth_client, account.email, "wrong", headers=via("192.0.2.60"))
     locked = await signin(auth_client, account.email, account.password, headers=via("192.0.2.60"))
     assert locked.status_code == 429
-    assert 1 <= int(locked.headers["retry-after"]) <= 60
+    assert 1 <= int(locked.headers["retry-after"]) <= 66
 
 
 async def test_signin_fails_closed_when_the_limiter_store_is_down(auth_client):

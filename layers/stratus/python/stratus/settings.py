@@ -204,6 +204,7 @@ class AuthSettings:
     enable_api_key: bool
     keep_api_keys_on_password_change: bool
     login_max_failures: int
+    login_max_failures_per_account: int
     login_max_failures_per_ip: int
     login_window: int
     signup_max_per_ip: int
@@ -230,6 +231,9 @@ class AuthSettings:
                 "STRATUS_KEEP_API_KEYS_ON_PASSWORD_CHANGE", False
             ),
             login_max_failures=env.integer("STRATUS_LOGIN_MAX_FAILURES", 10, minimum=1),
+            login_max_failures_per_account=env.integer(
+                "STRATUS_LOGIN_MAX_FAILURES_PER_ACCOUNT", 50, minimum=1
+            ),
             login_max_failures_per_ip=env.integer(
                 "STRATUS_LOGIN_MAX_FAILURES_PER_IP", 100, minimum=1
             ),
