@@ -19,8 +19,6 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from local.gateway_event import http_api_event, send_result
 from local.lambda_context import LocalLambdaContext
 from local.routing import MANGUM_FUNCTION_PREFIXES, function_for
-from stratus.settings import web_settings
-from stratus.web.client_ip import client_ip
 
 
 def _give_thread_a_loop() -> None:
@@ -57,7 +55,8 @@ class LambdaBridge:
             await self.chat_app(scope, receive, send)
             return
         body = await _read_body(receive)
-        source_ip = client_ip(scope, web_settings().forwarded_allow_ips)
+        # As API Gateway does: the address the connection came from, never a client's header.
+        source_ip = str((scope.get("client") or ("127.0.0.1", 0))[0])
         event = http_api_event(scope, body, source_ip)
         result = await self.environments[function_for(scope["path"])].invoke(event)
         await send_result(result, send)

@@ -63,4 +63,9 @@ def provide_keys() -> KeysService:
 
 def provide_client_ip(request: Request[Any, Any, Any]) -> str:
     """The forwarded address only from a trusted proxy; API Gateway's own in Lambda."""
-    return client_ip(request.scope, web_settings().forwarded_allow_ips)
+    settings = web_settings()
+    return client_ip(
+        request.scope,
+        settings.forwarded_allow_ips,
+        trust_adapter_context=settings.trust_adapter_context,
+    )

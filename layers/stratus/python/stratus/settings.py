@@ -35,6 +35,7 @@ def _check_http_url(name: str, url: str) -> str:
 class WebSettings:
     cors_allow_origins: tuple[str, ...]
     forwarded_allow_ips: tuple[str, ...]
+    trust_adapter_context: bool
     log_level: str
     human_logs: bool
     expose_upstream_urls: bool
@@ -48,8 +49,13 @@ class WebSettings:
             raise ConfigError("CORS_ALLOW_ORIGIN: '*' cannot be combined with other origins")
         return cls(
             cors_allow_origins=origins,
-            # uvicorn's convention is commas; accept semicolons like the other list variables.
-            forwarded_allow_ips=env.items("FORWARDED_ALLOW_IPS", ("127.0.0.1",), separators=",;"),
+            # Trust no proxy unless told: on one host every client's peer is loopback, so a
+            # loopback default would let anyone pick their own address. uvicorn's convention is
+            # commas; semicolons are accepted like the other list variables.
+            forwarded_allow_ips=env.items("FORWARDED_ALLOW_IPS", (), separators=",;"),
+            # Only in Lambda is x-amzn-request-context written by the Web Adapter itself;
+            # anywhere else a client could send it.
+            trust_adapter_context=in_lambda(environ),
             log_level=env.text("LOG_LEVEL", env.text("POWERTOOLS_LOG_LEVEL", "INFO")).upper(),
             human_logs=env.flag("STRATUS_HUMAN_LOGS", False),
             expose_upstream_urls=env.flag("STRATUS_EXPOSE_UPSTREAM_URLS", False),
