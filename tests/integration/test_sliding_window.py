@@ -47,7 +47,7 @@ async def reserve(window: SlidingWindow, counter: Counter, limit: int = LIMIT) -
 def raw_item(counter: Counter) -> dict[str, Any]:
     connection = ephemeral_model()._get_connection()
     item: dict[str, Any] = connection.get_item(counter.pk, counter.sk, consistent_read=True)
-    return item.get("Item", {})
+    return dict(item.get("Item", {}))
 
 
 @contextmanager
