@@ -5,7 +5,9 @@ Concurrent guesses and forged client addresses against a real server: test_auth_
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 from botocore.stub import Stubber
@@ -198,9 +200,10 @@ def throttled_dynamodb() -> Iterator[Stubber]:
     """DynamoDB answers ProvisionedThroughputExceededException, through the client pynamodb uses."""
     client = ephemeral_model()._get_connection().connection.client
     stubber = Stubber(client)
-    for _ in range(6):
+    # One for each counter a sign-in reserves on, all at once.
+    for _ in range(3):
         stubber.add_client_error(
-            "UpdateItem",
+            "update_item",
             service_error_code="ProvisionedThroughputExceededException",
             service_message="The level of configured provisioned throughput for the table was "
             "exceeded.",
@@ -221,6 +224,21 @@ async def test_signin_fails_closed_when_dynamodb_throttles(auth_env, throttled_d
     assert response.json() == {"detail": "Shared state store is unavailable; try again shortly."}
     assert "Throughput" not in response.text
     assert passwords.checks == 0  # failing closed means no password was checked
+    # The throttling errors themselves were delivered (not some other failure turned into 503).
+    await wait_for(throttled_dynamodb.assert_no_pending_responses)
+
+
+async def wait_for(check: Callable[[], None], within: float = 2.0) -> None:
+    """The reservations run in worker threads; the 503 may leave before the last one finishes."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            check()
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.01)
 
 
 async def test_twice_the_limit_across_a_window_boundary_is_refused(env):

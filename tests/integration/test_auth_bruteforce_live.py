@@ -7,6 +7,7 @@ so they overlap in the app as they would in production. Every client's peer is 1
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -17,6 +18,7 @@ import pytest
 
 from local.composed import create_local_app
 from local.lambda_bridge import create_lambda_mode_app
+from stratus.settings import reset_settings
 from tests.support.auth import Account, apply_env, signin, signup, unique_email
 from tests.support.hash_counting import app_counting_checks, counting_passwords
 from tests.support.live_server import live_server
@@ -83,6 +85,8 @@ async def lock_with_rotating_addresses(client: httpx.AsyncClient, account: Accou
 
 async def test_local_stack_rotating_forwarded_for_gives_no_fresh_guesses(auth_env):
     # Default settings: FORWARDED_ALLOW_IPS is unset, so no peer is a trusted proxy.
+    os.environ.pop("FORWARDED_ALLOW_IPS", None)
+    reset_settings()
     async with client_for(create_local_app()) as client:
         account = await signup(client)
         await lock_with_rotating_addresses(client, account)
@@ -120,10 +124,14 @@ def lambda_mode() -> Iterator[Any]:
         bridge.shutdown()
 
 
-@pytest.mark.parametrize("trusted", ["", "127.0.0.1", "*"], ids=["default", "loopback", "star"])
+@pytest.mark.parametrize("trusted", [None, "127.0.0.1", "*"], ids=["unset", "loopback", "star"])
 async def test_lambda_mode_takes_the_source_ip_from_the_peer_never_a_header(auth_env, trusted):
     # API Gateway sets sourceIp from the connection; no setting makes a client header count.
-    apply_env({"FORWARDED_ALLOW_IPS": trusted})
+    if trusted is None:
+        os.environ.pop("FORWARDED_ALLOW_IPS", None)
+        reset_settings()
+    else:
+        apply_env({"FORWARDED_ALLOW_IPS": trusted})
     with lambda_mode() as bridge:
         async with client_for(bridge) as client:
             account = await signup(client)
