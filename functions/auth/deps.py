@@ -19,8 +19,8 @@ from stratus.auth.sessions_store import SessionsStore
 from stratus.auth.tokens import TokenCodec
 from stratus.ephemeral.tallies import TallyStore
 from stratus.limits import SlidingWindow
-from stratus.settings import AuthSettings, auth_settings, web_settings
-from stratus.web.client_ip import client_ip
+from stratus.settings import AuthSettings, auth_settings
+from stratus.web.client_ip import request_client_ip
 
 
 @functools.cache
@@ -63,9 +63,4 @@ def provide_keys() -> KeysService:
 
 def provide_client_ip(request: Request[Any, Any, Any]) -> str:
     """The forwarded address only from a trusted proxy; API Gateway's own in Lambda."""
-    settings = web_settings()
-    return client_ip(
-        request.scope,
-        settings.forwarded_allow_ips,
-        trust_adapter_context=settings.trust_adapter_context,
-    )
+    return request_client_ip(request.scope)

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stratus.web.client_ip import client_ip
+from stratus.settings import reset_settings
+from stratus.web.client_ip import client_ip, request_client_ip
 
 LOOPBACK = ("127.0.0.1",)
 
@@ -207,3 +208,25 @@ def test_mangum_event_wins_over_an_adapter_header():
     raw = _adapter_header({"http": {"sourceIp": "6.6.6.6"}})
     raw["aws.event"] = _v2_event("198.51.100.42")
     assert client_ip(raw, (), trust_adapter_context=True) == "198.51.100.42"
+
+
+@pytest.mark.parametrize(
+    ("function_name", "expected"),
+    [("stratus-chat", "198.51.100.42"), (None, "127.0.0.1")],
+    ids=["in-lambda", "local"],
+)
+def test_request_client_ip_trusts_the_adapter_header_only_in_lambda(
+    monkeypatch, function_name, expected
+):
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    if function_name:
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", function_name)
+    else:
+        monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    reset_settings()
+    try:
+        raw = _adapter_header({"http": {"sourceIp": "198.51.100.42"}})
+        assert request_client_ip(raw) == expected
+    finally:
+        monkeypatch.undo()
+        reset_settings()

@@ -99,3 +99,15 @@ def client_ip(
         if not _trusted(hop, trusted_proxies):
             return hop
     return hops[0] if hops else peer
+
+
+def request_client_ip(scope: Scope) -> str:
+    """``client_ip`` with this process's settings: what every function's routes should call."""
+    from stratus.settings import web_settings
+
+    settings = web_settings()
+    return client_ip(
+        scope,
+        settings.forwarded_allow_ips,
+        trust_adapter_context=settings.trust_adapter_context,
+    )
