@@ -219,17 +219,19 @@ async def test_signin_fails_closed_when_dynamodb_throttles(auth_env, throttled_d
         account = await signup(client)
         with throttled_dynamodb:
             response = await signin(client, account.email, account.password)
+            # The throttling errors themselves were delivered, not some other failure turned
+            # into a 503. The 503 may leave while a sibling reservation's thread is still on
+            # its way to the stub, so the stub stays active while we wait.
+            await wait_for(throttled_dynamodb.assert_no_pending_responses)
     assert response.status_code == 503
     assert response.headers["retry-after"] == "2"
     assert response.json() == {"detail": "Shared state store is unavailable; try again shortly."}
     assert "Throughput" not in response.text
     assert passwords.checks == 0  # failing closed means no password was checked
-    # The throttling errors themselves were delivered (not some other failure turned into 503).
-    await wait_for(throttled_dynamodb.assert_no_pending_responses)
 
 
 async def wait_for(check: Callable[[], None], within: float = 2.0) -> None:
-    """The reservations run in worker threads; the 503 may leave before the last one finishes."""
+    """Poll ``check`` until it stops raising AssertionError, or re-raise after ``within`` s."""
     deadline = time.monotonic() + within
     while True:
         try:
