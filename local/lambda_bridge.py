@@ -21,8 +21,6 @@ from local.gateway_event import http_api_event, send_result
 from local.lambda_context import LocalLambdaContext
 from local.routing import MANGUM_FUNCTION_PREFIXES, function_for
 from stratus.observability import get_logger
-from stratus.settings import web_settings
-from stratus.web.client_ip import client_ip
 
 # What API Gateway answers when the function itself fails.
 FUNCTION_ERROR: dict[str, Any] = {
@@ -66,7 +64,8 @@ class LambdaBridge:
             await self.chat_app(scope, receive, send)
             return
         body = await _read_body(receive)
-        source_ip = client_ip(scope, web_settings().forwarded_allow_ips)
+        # As API Gateway does: the address the connection came from, never a client's header.
+        source_ip = str((scope.get("client") or ("127.0.0.1", 0))[0])
         event = http_api_event(scope, body, source_ip)
         try:
             result = await self.environments[function_for(scope["path"])].invoke(event)

@@ -71,7 +71,7 @@ def _run(options: StackOptions) -> None:
             port = free_port()
             moto = children.start(
                 "dynamodb",
-                ["-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                ["-m", "local.atomic_moto", "--host", "127.0.0.1", "--port", str(port)],
                 f"http://127.0.0.1:{port}",
             )
             os.environ.update(_emulated_aws_env(moto.url))

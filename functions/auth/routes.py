@@ -186,7 +186,7 @@ class UsersController(Controller):
     ) -> UserResponse:
         return user_response(await admin.update(principal, user_id, data))
 
-    @delete("/{user_id:str}", opt=ADMIN, status_code=200)
+    @delete("/{user_id:str}", opt={**ADMIN, **may_answer(409)}, status_code=200)
     async def delete_user(
         self,
         user_id: PathId,
@@ -201,4 +201,9 @@ class UsersController(Controller):
         self, user_id: PathId, admin: NamedDependency[AdminService]
     ) -> Status:
         await admin.revoke_sessions(user_id)
+        return Status(True)
+
+    @post("/{user_id:str}/unlock", opt={**ADMIN, **may_answer(503)}, status_code=200)
+    async def unlock(self, user_id: PathId, admin: NamedDependency[AdminService]) -> Status:
+        await admin.unlock(user_id)
         return Status(True)

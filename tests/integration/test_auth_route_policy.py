@@ -45,6 +45,7 @@ POLICY: dict[tuple[str, str], tuple[str, bool, bool]] = {
     ("/api/v1/users/{user_id:str}/update", "POST"): ("admin", False, False),
     ("/api/v1/users/{user_id:str}", "DELETE"): ("admin", False, False),
     ("/api/v1/users/{user_id:str}/sessions/revoke", "POST"): ("admin", False, False),
+    ("/api/v1/users/{user_id:str}/unlock", "POST"): ("admin", False, False),
 }
 
 
