@@ -5,7 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up up-emulated up-lambda test lint typecheck pytest bench migrate lock clean
+# Debian packages the tests run for real (tests/support/system_deps.py maps each to its program).
+SYSTEM_PACKAGES := nginx shellcheck
+
+.PHONY: help venv system-deps up up-emulated up-lambda test lint typecheck pytest bench migrate \
+  spec lock clean package backup restore
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -31,8 +35,17 @@ up-emulated: $(STAMP) ## Run the local stack with the model-host emulator
 up-lambda: $(STAMP) ## Run the local stack, serving auth and rag through their Lambda handlers
 	$(BIN)/python -m local --lambda-mode $(ARGS)
 
+backup: $(STAMP) ## Back up the local stack (Postgres dump + uploads) into backups/, running or not
+	$(BIN)/python -m local.backup create $(ARGS)
+
+restore: $(STAMP) ## Restore a backup into a fresh data dir: make restore ARCHIVE=backups/... [ARGS=--data-dir ...]
+	$(BIN)/python -m local.backup restore $(ARCHIVE) $(ARGS)
+
 migrate: $(STAMP) ## Apply database migrations to DATABASE_URL
 	$(BIN)/python -m stratus.migrations
+
+spec: $(STAMP) ## Regenerate the OpenAPI document every function serves (after changing routes)
+	$(BIN)/python -m local.spec
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check .
@@ -41,13 +54,19 @@ lint: $(STAMP) ## ruff lint and format check
 typecheck: $(STAMP) ## mypy (strict)
 	$(BIN)/mypy
 
-pytest: $(STAMP) ## pytest only
+pytest: $(STAMP) system-deps ## pytest only
 	$(BIN)/pytest
 
-test: lint typecheck pytest ## Lint, type-check and run the whole test suite
+system-deps: ## Install the Debian packages the tests run (as root, when missing)
+	@$(PYTHON) -m tests.support.system_deps $(SYSTEM_PACKAGES)
+
+test: system-deps lint typecheck pytest ## Lint, type-check and run the whole test suite
 
 bench: $(STAMP) ## Run the benchmarks and print their figures
 	$(BIN)/python -m tests.benchmarks
+
+package: $(STAMP) ## Build the Lambda layers and function zips into dist/ (python3.12, arm64)
+	$(BIN)/python -m infra.packaging $(ARGS)
 
 lock: $(STAMP) ## Re-pin dependencies after editing pyproject.toml (keeps existing pins)
 	$(BIN)/uv pip compile pyproject.toml --extra local --extra dev --python-version 3.11 \

@@ -27,7 +27,7 @@ def http_api_event(scope: HTTPScope, body: bytes, source_ip: str) -> dict[str, A
             continue
         headers[key] = f"{headers[key]},{value}" if key in headers else value
     query = scope.get("query_string", b"").decode("latin-1")
-    text = headers.get("content-type", "").startswith(_TEXT_TYPES) or not body
+    event_body, is_base64 = _event_body(body, headers.get("content-type", ""))
     now = time.time()
     event: dict[str, Any] = {
         "version": "2.0",
@@ -53,14 +53,27 @@ def http_api_event(scope: HTTPScope, body: bytes, source_ip: str) -> dict[str, A
             "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
             "timeEpoch": int(now * 1000),
         },
-        "body": body.decode("utf-8") if text else base64.b64encode(body).decode("ascii"),
-        "isBase64Encoded": not text,
+        "body": event_body,
+        "isBase64Encoded": is_base64,
     }
     if cookies:
         event["cookies"] = cookies
     if query:
         event["queryStringParameters"] = dict(parse_qsl(query, keep_blank_values=True))
     return event
+
+
+def _event_body(body: bytes, content_type: str) -> tuple[str, bool]:
+    """Text bodies go as text; anything else, and "text" that is not UTF-8, goes base64-encoded,
+    so every byte reaches the function and the function decides what to refuse."""
+    if not body:
+        return "", False
+    if content_type.lower().startswith(_TEXT_TYPES):
+        try:
+            return body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(body).decode("ascii"), True
 
 
 async def send_result(result: dict[str, Any], send: Send) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -19,8 +20,14 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from local.gateway_event import http_api_event, send_result
 from local.lambda_context import LocalLambdaContext
 from local.routing import MANGUM_FUNCTION_PREFIXES, function_for
-from stratus.settings import web_settings
-from stratus.web.client_ip import client_ip
+from stratus.observability import get_logger
+
+# What API Gateway answers when the function itself fails.
+FUNCTION_ERROR: dict[str, Any] = {
+    "statusCode": 500,
+    "headers": {"content-type": "application/json"},
+    "body": json.dumps({"message": "Internal Server Error"}),
+}
 
 
 def _give_thread_a_loop() -> None:
@@ -57,9 +64,15 @@ class LambdaBridge:
             await self.chat_app(scope, receive, send)
             return
         body = await _read_body(receive)
-        source_ip = client_ip(scope, web_settings().forwarded_allow_ips)
+        # As API Gateway does: the address the connection came from, never a client's header.
+        source_ip = str((scope.get("client") or ("127.0.0.1", 0))[0])
         event = http_api_event(scope, body, source_ip)
-        result = await self.environments[function_for(scope["path"])].invoke(event)
+        try:
+            result = await self.environments[function_for(scope["path"])].invoke(event)
+        except Exception:
+            # A function that raises gets API Gateway's own answer, never the bridge's traceback.
+            get_logger().exception("lambda invocation failed", extra={"path": scope["path"]})
+            result = FUNCTION_ERROR
         await send_result(result, send)
 
     def shutdown(self) -> None:

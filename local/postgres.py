@@ -40,6 +40,16 @@ def start_embedded_postgres(data_dir: Path) -> EmbeddedPostgres:
     return EmbeddedPostgres(server=server, database_url=server.get_uri(DATABASE))
 
 
+def postgres_binary(name: str) -> Path:
+    """A program shipped with the embedded server (pg_dump, pg_restore, psql...)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    path: Path = POSTGRES_BIN_PATH / name
+    return path
+
+
 def _ensure_database(admin_url: str) -> None:
     import psycopg
 

@@ -36,7 +36,9 @@ class StackOptions:
 
 
 def _set_default(name: str, value: str) -> None:
-    os.environ.setdefault(name, value)
+    # Empty counts as unset, as in settings: compose passes `${WEBUI_SECRET_KEY:-}` through.
+    if not os.environ.get(name):
+        os.environ[name] = value
 
 
 def _aws_endpoint_configured() -> bool:
@@ -69,7 +71,7 @@ def _run(options: StackOptions) -> None:
             port = free_port()
             moto = children.start(
                 "dynamodb",
-                ["-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                ["-m", "local.atomic_moto", "--host", "127.0.0.1", "--port", str(port)],
                 f"http://127.0.0.1:{port}",
             )
             os.environ.update(_emulated_aws_env(moto.url))

@@ -11,6 +11,7 @@ from functions.auth.service import clean_name, normalise_email
 from functions.auth.store import NewUser, UserRow, UsersStore
 from stratus.auth import Principal
 from stratus.auth.deletion import delete_user
+from stratus.auth.limiter import LoginLimiter
 from stratus.auth.passwords import Passwords, check_acceptable
 from stratus.auth.sessions_store import SessionsStore
 from stratus.errors import NotFoundError, PermissionDeniedError
@@ -36,6 +37,7 @@ class AdminService:
     users: UsersStore
     sessions: SessionsStore
     passwords: Passwords
+    limiter: LoginLimiter
     keys: KeysStore = field(default_factory=KeysStore)
     keep_keys_on_password_change: bool = False
 
@@ -86,3 +88,10 @@ class AdminService:
         await self.keys.delete_all(user_id)
         if not await self.sessions.revoke_all(user_id):
             raise _not_found()
+
+    async def unlock(self, user_id: str) -> None:
+        """Clear the account's failed sign-ins from every address, so its owner can sign in."""
+        user = await self.users.by_id(user_id)
+        if user is None:
+            raise _not_found()
+        await self.limiter.unlock(user.email)

@@ -17,9 +17,10 @@ from stratus.auth.passwords import Argon2Parameters, passwords_for
 from stratus.auth.secret import signing_key
 from stratus.auth.sessions_store import SessionsStore
 from stratus.auth.tokens import TokenCodec
-from stratus.ephemeral import get_ephemeral_store
-from stratus.settings import AuthSettings, auth_settings, web_settings
-from stratus.web.client_ip import client_ip
+from stratus.ephemeral.tallies import TallyStore
+from stratus.limits import SlidingWindow
+from stratus.settings import AuthSettings, auth_settings
+from stratus.web.client_ip import request_client_ip
 
 
 @functools.cache
@@ -29,10 +30,15 @@ def _accounts(settings: AuthSettings) -> AccountService:
         sessions=SessionsStore(),
         passwords=passwords_for(Argon2Parameters.from_settings(settings)),
         tokens=TokenCodec(signing_key(settings), lifetime_seconds=settings.jwt_expires_in),
-        limiter=LoginLimiter(get_ephemeral_store(), Limits.from_settings(settings)),
+        limiter=_limiter(settings),
         settings=settings,
         keys=KeysStore(),
     )
+
+
+@functools.cache
+def _limiter(settings: AuthSettings) -> LoginLimiter:
+    return LoginLimiter(SlidingWindow(TallyStore()), Limits.from_settings(settings))
 
 
 def provide_accounts() -> AccountService:
@@ -45,6 +51,7 @@ def provide_admin() -> AdminService:
         users=UsersStore(),
         sessions=SessionsStore(),
         passwords=passwords_for(Argon2Parameters.from_settings(settings)),
+        limiter=_limiter(settings),
         keys=KeysStore(),
         keep_keys_on_password_change=settings.keep_api_keys_on_password_change,
     )
@@ -56,4 +63,4 @@ def provide_keys() -> KeysService:
 
 def provide_client_ip(request: Request[Any, Any, Any]) -> str:
     """The forwarded address only from a trusted proxy; API Gateway's own in Lambda."""
-    return client_ip(request.scope, web_settings().forwarded_allow_ips)
+    return request_client_ip(request.scope)

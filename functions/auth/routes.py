@@ -6,7 +6,7 @@ from typing import Annotated
 
 from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from functions.auth import deps
 from functions.auth.admin_service import AdminService, user_response
@@ -30,7 +30,9 @@ from functions.auth.schemas import (
 )
 from functions.auth.service import AccountService
 from stratus.auth import Principal
+from stratus.openapi import may_answer
 from stratus.web.access import Access, access
+from stratus.web.text import PathId
 
 PUBLIC = access(Access.PUBLIC)
 USER = access(Access.USER)
@@ -56,7 +58,7 @@ class AuthsController(Controller):
     tags = ["auth"]
     dependencies = _SERVICES
 
-    @post("/signup", opt=PUBLIC, status_code=200)
+    @post("/signup", opt={**PUBLIC, **may_answer(403, 409, 429, 503)}, status_code=200)
     async def signup(
         self,
         data: JSONBody[SignupForm],
@@ -65,7 +67,7 @@ class AuthsController(Controller):
     ) -> SessionResponse:
         return await accounts.signup(data, client_ip)
 
-    @post("/signin", opt=PUBLIC, status_code=200)
+    @post("/signin", opt={**PUBLIC, **may_answer(401, 429, 503)}, status_code=200)
     async def signin(
         self,
         data: JSONBody[SigninForm],
@@ -94,7 +96,7 @@ class AuthsController(Controller):
     ) -> UserResponse:
         return user_response(await accounts.update_profile(principal, data))
 
-    @post("/update/password", opt=USER_SESSION, status_code=200)
+    @post("/update/password", opt={**USER_SESSION, **may_answer(429)}, status_code=200)
     async def update_password(
         self,
         data: JSONBody[PasswordForm],
@@ -105,13 +107,13 @@ class AuthsController(Controller):
         await accounts.change_password(principal, data.password, data.new_password, client_ip)
         return True
 
-    @get("/api_key", opt=USER)
+    @get("/api_key", opt={**USER, **may_answer(404)})
     async def get_api_key(
         self, principal: NamedDependency[Principal], keys: NamedDependency[KeysService]
     ) -> ApiKeyInfo:
         return await keys.default(principal)
 
-    @post("/api_key", opt=USER_SESSION, status_code=200)
+    @post("/api_key", opt={**USER_SESSION, **may_answer(409)}, status_code=200)
     async def create_api_key(
         self, principal: NamedDependency[Principal], keys: NamedDependency[KeysService]
     ) -> LegacyApiKey:
@@ -130,7 +132,7 @@ class AuthsController(Controller):
     ) -> list[ApiKeyInfo]:
         return await keys.list(principal)
 
-    @post("/api_keys", opt=USER_SESSION)
+    @post("/api_keys", opt={**USER_SESSION, **may_answer(409)})
     async def create_named_api_key(
         self,
         data: JSONBody[ApiKeyForm],
@@ -142,14 +144,14 @@ class AuthsController(Controller):
     @delete("/api_keys/{key_id:str}", opt=OWNER_SESSION, status_code=200)
     async def delete_named_api_key(
         self,
-        key_id: FromPath[str],
+        key_id: PathId,
         principal: NamedDependency[Principal],
         keys: NamedDependency[KeysService],
     ) -> Status:
         await keys.delete(principal, key_id)
         return Status(True)
 
-    @post("/add", opt=ADMIN, status_code=200)
+    @post("/add", opt={**ADMIN, **may_answer(409)}, status_code=200)
     async def add_user(
         self, data: JSONBody[AddUserForm], admin: NamedDependency[AdminService]
     ) -> UserResponse:
@@ -174,20 +176,20 @@ class UsersController(Controller):
     ) -> UserPage:
         return await admin.page(page, limit)
 
-    @post("/{user_id:str}/update", opt=ADMIN, status_code=200)
+    @post("/{user_id:str}/update", opt={**ADMIN, **may_answer(409)}, status_code=200)
     async def update_user(
         self,
-        user_id: FromPath[str],
+        user_id: PathId,
         data: JSONBody[UserUpdateForm],
         principal: NamedDependency[Principal],
         admin: NamedDependency[AdminService],
     ) -> UserResponse:
         return user_response(await admin.update(principal, user_id, data))
 
-    @delete("/{user_id:str}", opt=ADMIN, status_code=200)
+    @delete("/{user_id:str}", opt={**ADMIN, **may_answer(409)}, status_code=200)
     async def delete_user(
         self,
-        user_id: FromPath[str],
+        user_id: PathId,
         principal: NamedDependency[Principal],
         admin: NamedDependency[AdminService],
     ) -> bool:
@@ -196,7 +198,12 @@ class UsersController(Controller):
 
     @post("/{user_id:str}/sessions/revoke", opt=ADMIN, status_code=200)
     async def revoke_sessions(
-        self, user_id: FromPath[str], admin: NamedDependency[AdminService]
+        self, user_id: PathId, admin: NamedDependency[AdminService]
     ) -> Status:
         await admin.revoke_sessions(user_id)
+        return Status(True)
+
+    @post("/{user_id:str}/unlock", opt={**ADMIN, **may_answer(503)}, status_code=200)
+    async def unlock(self, user_id: PathId, admin: NamedDependency[AdminService]) -> Status:
+        await admin.unlock(user_id)
         return Status(True)

@@ -13,13 +13,19 @@ from typing import Annotated, Literal
 from msgspec import Meta, Struct
 
 from stratus.auth import Role
+from stratus.web.text import DisplayName, EmailAddress, SingleLine
 
-Name = Annotated[str, Meta(min_length=1, max_length=100)]
-Email = Annotated[str, Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
+# Text rules (stratus.web.text): no control characters anywhere; display names also refuse
+# right-to-left overrides. Passwords refuse control characters too, and are otherwise hashed
+# exactly as sent.
+Name = Annotated[DisplayName, Meta(min_length=1, max_length=100)]
+Email = Annotated[EmailAddress, Meta(min_length=3, max_length=254)]
 # Characters here; the 1 KiB limit in bytes is checked before hashing (stratus.auth.passwords).
 # Emptiness is checked there too, so the answer says "must not be empty", not "length >= 1".
-Password = Annotated[str, Meta(max_length=1024)]
-KeyName = Annotated[str, Meta(min_length=1, max_length=100)]
+Password = Annotated[SingleLine, Meta(max_length=1024)]
+KeyName = Annotated[DisplayName, Meta(min_length=1, max_length=100)]
+# Open WebUI's clients send it (often a data: URL, so no length limit beyond the body's); ignored.
+ImageUrl = SingleLine
 
 
 class Form(Struct, forbid_unknown_fields=True):
@@ -30,17 +36,18 @@ class SignupForm(Form):
     name: Name
     email: Email
     password: Password
-    profile_image_url: str | None = None
+    profile_image_url: ImageUrl | None = None
 
 
 class SigninForm(Form):
-    email: Annotated[str, Meta(max_length=254)]
+    # Not the sign-up pattern: an account whose address predates a rule must still sign in.
+    email: Annotated[SingleLine, Meta(max_length=254)]
     password: Password
 
 
 class ProfileForm(Form):
     name: Name
-    profile_image_url: str | None = None
+    profile_image_url: ImageUrl | None = None
 
 
 class PasswordForm(Form):
@@ -53,7 +60,7 @@ class AddUserForm(Form):
     email: Email
     password: Password
     role: Role = Role.PENDING
-    profile_image_url: str | None = None
+    profile_image_url: ImageUrl | None = None
 
 
 class UserUpdateForm(Form):
@@ -64,7 +71,7 @@ class UserUpdateForm(Form):
     role: Role | None = None
     # Set only when non-empty: Open WebUI's admin screen sends "" to mean "unchanged".
     password: Password | None = None
-    profile_image_url: str | None = None
+    profile_image_url: ImageUrl | None = None
 
 
 class ApiKeyForm(Form):

@@ -1,8 +1,9 @@
 """Accounts and sessions: sign-up, sign-in, sign-out, profile and password.
 
-Sign-in reads the brute-force counters before it touches the user row or computes a hash, and an
-unknown email costs the same hash as a wrong password, so neither the answer nor its timing tells
-whether an account exists.
+Sign-in and password change reserve a failed attempt on the brute-force counters before they
+touch the user row or compute a hash, and keep it unless the password is right; an unknown email
+costs the same hash as a wrong password, so neither the answer nor its timing tells whether an
+account exists.
 """
 
 from __future__ import annotations
@@ -75,13 +76,12 @@ class AccountService:
     async def signin(self, form: SigninForm, client_ip: str) -> SessionResponse:
         check_acceptable(form.password)
         email = normalise_email(form.email)
-        await self.limiter.check_signin(email, client_ip)
+        attempt = await self.limiter.reserve(email, client_ip)
         user = await self.users.by_email(email)
         verified = await self.passwords.verify(user.password_hash if user else None, form.password)
         if user is None or not verified:
-            await self.limiter.record_failure(email, client_ip)
             raise AuthenticationError("The email or password is incorrect.")
-        await self.limiter.record_success(email, client_ip)
+        await self.limiter.succeeded(attempt)
         if self.passwords.needs_rehash(user.password_hash):
             await self.users.set_password_hash(user.id, await self.passwords.hash(form.password))
         return await self._start_session(user)
@@ -115,11 +115,11 @@ class AccountService:
         """Keeps the calling session and ends every other one, and the API keys unless the
         server is set to keep them: a password change is how users answer a suspected leak."""
         check_acceptable(new, "new_password")
-        await self.limiter.check_signin(principal.email, client_ip)
+        attempt = await self.limiter.reserve(principal.email, client_ip)
         user = await self.users.by_id(principal.user_id)
         if user is None or not await self.passwords.verify(user.password_hash, current):
-            await self.limiter.record_failure(principal.email, client_ip)
             raise BadRequestError("The current password is incorrect.", param="password")
+        await self.limiter.succeeded(attempt)
         await self.users.set_password_hash(user.id, await self.passwords.hash(new))
         keep = principal.credential_id if principal.via is Via.SESSION else None
         await self.sessions.revoke_others(user.id, keep)

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from stratus.auth import Role
+from stratus.auth.last_admin import keep_an_admin
 from stratus.db import connection
 from stratus.errors import ConflictError, PermissionDeniedError
 
@@ -125,9 +126,12 @@ class UsersStore:
         password_hash: str | None = None,
     ) -> UserRow | None:
         """Change the given fields; None leaves a field as it is. A new password hash also ends
-        every session, by bumping the token version."""
+        every session, by bumping the token version. A role other than admin is refused (409)
+        for the last admin."""
         with _email_must_be_free():
             async with connection() as conn:
+                if role is not None and role != Role.ADMIN:
+                    await keep_an_admin(conn, user_id)
                 cursor = await conn.execute(
                     "UPDATE users SET name = coalesce(%s, name), email = coalesce(%s, email), "
                     "role = coalesce(%s, role), password_hash = coalesce(%s, password_hash), "

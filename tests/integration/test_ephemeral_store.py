@@ -1,4 +1,4 @@
-"""The ephemeral DynamoDB store against moto's server: expiry by our clock, atomic counters."""
+"""The ephemeral DynamoDB store against moto's server: expiry by our clock."""
 
 from __future__ import annotations
 
@@ -14,21 +14,9 @@ from stratus.ephemeral import EphemeralStore
 from stratus.ephemeral.table import ephemeral_model
 from stratus.errors import ServiceUnavailableError
 from stratus.settings import reset_settings
+from tests.support.clock import FakeClock
 
 pytestmark = pytest.mark.anyio
-
-
-class FakeClock:
-    """A clock the test moves by hand; starts at the real time so DynamoDB sees sane values."""
-
-    def __init__(self) -> None:
-        self.now = float(int(time.time()))
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
@@ -52,7 +40,6 @@ async def test_put_then_get_round_trips(store, pk, clock):
     assert entry is not None
     assert (entry.pk, entry.sk, entry.owner, entry.value) == (pk, "flag", "user-1", "stop")
     assert entry.expires_at == int(clock.now) + 60
-    assert entry.count is None
 
 
 async def test_get_of_a_missing_entry_is_none(store, pk):
@@ -96,27 +83,6 @@ async def test_entry_expires_exactly_at_its_deadline(store, pk, clock):
     assert await store.get(pk, "flag") is None
 
 
-async def test_increment_counts_and_restarts_after_the_window(store, pk, clock):
-    assert [await store.increment(pk, "window", ttl_seconds=60) for _ in range(3)] == [1, 2, 3]
-    # Later hits do not extend the window set by the first one.
-    clock.advance(59)
-    assert await store.increment(pk, "window", ttl_seconds=60) == 4
-    clock.advance(2)
-    assert await store.increment(pk, "window", ttl_seconds=60) == 1
-    assert await store.increment(pk, "window", ttl_seconds=60) == 2
-    entry = await store.get(pk, "window")
-    assert entry is not None
-    assert entry.count == 2
-    assert entry.expires_at == int(clock.now) + 60
-
-
-async def test_concurrent_increments_are_atomic(store, pk):
-    results = await asyncio.gather(
-        *(store.increment(pk, "burst", ttl_seconds=60) for _ in range(20))
-    )
-    assert sorted(results) == list(range(1, 21))
-
-
 async def test_ttl_is_enabled_on_expires_at(env):
     client = boto3.client(
         "dynamodb",
@@ -135,7 +101,7 @@ async def test_ping_succeeds_against_the_table(store):
     await store.ping()
 
 
-@pytest.mark.parametrize("operation", ["get", "put", "increment", "ping"])
+@pytest.mark.parametrize("operation", ["get", "put", "ping"])
 async def test_unreachable_endpoint_is_service_unavailable(env, operation):
     # GIVEN an endpoint nothing listens on
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = "http://127.0.0.1:9"
@@ -144,7 +110,6 @@ async def test_unreachable_endpoint_is_service_unavailable(env, operation):
     calls = {
         "get": lambda: store.get("pk", "sk"),
         "put": lambda: store.put("pk", "sk", ttl_seconds=5),
-        "increment": lambda: store.increment("pk", "sk", ttl_seconds=5),
         "ping": store.ping,
     }
     started = time.monotonic()
@@ -153,14 +118,3 @@ async def test_unreachable_endpoint_is_service_unavailable(env, operation):
     assert time.monotonic() - started < 5
     assert exc_info.value.status_code == 503
     assert "127.0.0.1" not in exc_info.value.message
-
-
-async def test_concurrent_increments_after_expiry_restart_once(store, pk, clock):
-    # GIVEN a counter whose window has just expired
-    await store.increment(pk, "burst", ttl_seconds=60)
-    clock.advance(61)
-    # WHEN a burst arrives at once, THEN exactly one hit restarts the window
-    results = await asyncio.gather(
-        *(store.increment(pk, "burst", ttl_seconds=60) for _ in range(20))
-    )
-    assert sorted(results) == list(range(1, 21))

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -118,7 +119,7 @@ def unique_email(label: str = "user") -> str:
 
 
 async def signup(
-    client: AsyncTestClient[Any],
+    client: httpx.AsyncClient,
     *,
     email: str | None = None,
     password: str | None = None,
@@ -134,7 +135,7 @@ async def signup(
     return Account(body["id"], body["email"], password, remember(body["token"]), body["role"])
 
 
-async def signin(client: AsyncTestClient[Any], email: str, password: str, **kwargs: Any) -> Any:
+async def signin(client: httpx.AsyncClient, email: str, password: str, **kwargs: Any) -> Any:
     response = await client.post(
         "/api/v1/auths/signin", json={"email": email, "password": password}, **kwargs
     )
@@ -143,7 +144,7 @@ async def signin(client: AsyncTestClient[Any], email: str, password: str, **kwar
     return response
 
 
-async def admin_and_user(client: AsyncTestClient[Any]) -> tuple[Account, Account]:
+async def admin_and_user(client: httpx.AsyncClient) -> tuple[Account, Account]:
     """The first sign-up (the admin) and a second account the admin has approved."""
     admin = await signup(client, name="Admin")
     pending = await signup(client)
@@ -154,7 +155,7 @@ async def admin_and_user(client: AsyncTestClient[Any]) -> tuple[Account, Account
     return admin, Account(pending.id, pending.email, pending.password, pending.token, "user")
 
 
-async def create_key(client: AsyncTestClient[Any], account: Account, name: str = "k") -> str:
+async def create_key(client: httpx.AsyncClient, account: Account, name: str = "k") -> str:
     response = await client.post(
         "/api/v1/auths/api_keys", json={"name": name}, headers=account.headers
     )

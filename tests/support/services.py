@@ -61,15 +61,20 @@ def aws_env(endpoint: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def moto_server() -> Iterator[MotoServer]:
-    from moto.server import ThreadedMotoServer
+    """moto on loopback, one request at a time: see ``local.atomic_moto`` for why."""
+    import threading
+
+    from local.atomic_moto import make_atomic_moto_server
 
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    server = make_atomic_moto_server("127.0.0.1", port)
+    thread = threading.Thread(target=server.serve_forever, name="moto", daemon=True)
+    thread.start()
     try:
         yield MotoServer(f"http://127.0.0.1:{port}")
     finally:
-        server.stop()
+        server.shutdown()
+        thread.join(10)
 
 
 @contextlib.contextmanager

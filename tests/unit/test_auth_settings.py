@@ -16,7 +16,16 @@ def test_defaults():
     assert settings.default_user_role == "pending"
     assert settings.enable_api_key is True
     assert (settings.login_max_failures, settings.login_window) == (10, 300)
+    assert settings.login_max_failures_per_account == 50
+    assert settings.login_max_failures_per_ip == 100
     assert settings.dev_mode is False
+
+
+def test_the_per_account_limit_is_configurable_and_at_least_one():
+    env = {"STRATUS_LOGIN_MAX_FAILURES_PER_ACCOUNT": "7"}
+    assert AuthSettings.from_env(env).login_max_failures_per_account == 7
+    with pytest.raises(ConfigError, match="STRATUS_LOGIN_MAX_FAILURES_PER_ACCOUNT"):
+        AuthSettings.from_env({"STRATUS_LOGIN_MAX_FAILURES_PER_ACCOUNT": "0"})
 
 
 def test_production_argon2_defaults_are_at_or_above_the_owasp_floor():

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stratus.web.client_ip import client_ip
+from stratus.settings import reset_settings
+from stratus.web.client_ip import client_ip, request_client_ip
 
 LOOPBACK = ("127.0.0.1",)
 
@@ -129,9 +131,102 @@ def test_property_untrusted_peer_is_always_the_answer(peer, hops):
     assert client_ip(scope(peer, headers), LOOPBACK) == peer
 
 
+def _address(value: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None
+
+
 @given(hops=st.lists(st.one_of(ipv4, latin1_text), max_size=5))
-def test_property_trusted_peer_answer_is_a_hop_or_the_peer(hops):
+def test_property_trusted_peer_answer_is_an_address_from_the_header_or_the_peer(hops):
     header = ",".join(hops)
     answer = client_ip(scope("127.0.0.1", [header] if hops else []), LOOPBACK)
-    named = [hop.strip() for hop in header.split(",") if hop.strip()]
-    assert answer in named if named else answer == "127.0.0.1"
+    addresses = {a for hop in header.split(",") if (a := _address(hop))}
+    assert answer in addresses if addresses else answer == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "not-an-ip, 198.51.100.9",
+        "198.51.100.9, not-an-ip",
+        "198.51.100.9, 198.51.100.9:443",
+        "198.51.100.9,unknown, ,",
+    ],
+)
+def test_hops_that_are_not_addresses_are_ignored(header):
+    # A trusted proxy never appends junk, so junk came from the client and must not key a limit.
+    assert client_ip(scope("127.0.0.1", [header]), LOOPBACK) == "198.51.100.9"
+
+
+def test_only_junk_hops_leave_the_peer():
+    assert client_ip(scope("127.0.0.1", ["junk-1, junk-2"]), LOOPBACK) == "127.0.0.1"
+
+
+def test_addresses_are_canonical_so_one_client_has_one_spelling():
+    assert client_ip(scope("127.0.0.1", ["2001:DB8:0:0::7"]), LOOPBACK) == "2001:db8::7"
+
+
+def test_nobody_is_trusted_with_an_empty_list():
+    assert client_ip(scope("127.0.0.1", ["198.51.100.9"]), ()) == "127.0.0.1"
+
+
+def _adapter_header(context: dict[str, Any]) -> Any:
+    raw = scope("127.0.0.1", ["6.6.6.6"])
+    raw["headers"].append((b"x-amzn-request-context", json.dumps(context).encode()))
+    return raw
+
+
+ADAPTER_CONTEXTS = [
+    pytest.param({"requestId": "r", "http": {"sourceIp": "198.51.100.42"}}, id="http-api"),
+    pytest.param({"requestId": "r", "identity": {"sourceIp": "198.51.100.42"}}, id="rest-api"),
+]
+
+
+@pytest.mark.parametrize("context", ADAPTER_CONTEXTS)
+def test_under_the_web_adapter_in_lambda_the_request_context_header_wins(context):
+    raw = _adapter_header(context)
+    assert client_ip(raw, ("*",), trust_adapter_context=True) == "198.51.100.42"
+
+
+@pytest.mark.parametrize("context", ADAPTER_CONTEXTS)
+def test_outside_lambda_a_request_context_header_is_just_a_client_header(context):
+    assert client_ip(_adapter_header(context), ()) == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    "raw_header", [b"not json", b"[]", b'{"http": {"sourceIp": "evil"}}', b'{"http": 7}']
+)
+def test_a_malformed_adapter_header_falls_back_to_the_peer(raw_header):
+    raw = scope("203.0.113.7")
+    raw["headers"].append((b"x-amzn-request-context", raw_header))
+    assert client_ip(raw, (), trust_adapter_context=True) == "203.0.113.7"
+
+
+def test_mangum_event_wins_over_an_adapter_header():
+    raw = _adapter_header({"http": {"sourceIp": "6.6.6.6"}})
+    raw["aws.event"] = _v2_event("198.51.100.42")
+    assert client_ip(raw, (), trust_adapter_context=True) == "198.51.100.42"
+
+
+@pytest.mark.parametrize(
+    ("function_name", "expected"),
+    [("stratus-chat", "198.51.100.42"), (None, "127.0.0.1")],
+    ids=["in-lambda", "local"],
+)
+def test_request_client_ip_trusts_the_adapter_header_only_in_lambda(
+    monkeypatch, function_name, expected
+):
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    if function_name:
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", function_name)
+    else:
+        monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    reset_settings()
+    try:
+        raw = _adapter_header({"http": {"sourceIp": "198.51.100.42"}})
+        assert request_client_ip(raw) == expected
+    finally:
+        monkeypatch.undo()
+        reset_settings()

@@ -281,3 +281,33 @@ def test_v1_shape_applies_only_to_the_v1_prefix(client):
     response = client.get("/v1x/anything")
     assert response.status_code == 404
     _assert_detail_shape(_assert_json(response))
+
+
+@pytest.mark.parametrize("prefix", ["/v1", "/api"])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"name": "a", "count": "three"}, "Invalid request: count: must be an integer."),
+        ({"name": 3, "count": 1}, "Invalid request: name: must be a string."),
+        ({"name": "a"}, "Invalid request: count: is required."),
+        ({"name": "a", "count": 1, "role": 1}, "Invalid request: role: is not an accepted field."),
+        ([1], "Invalid request: the request body must be a JSON object."),
+    ],
+    ids=["wrong-type", "wrong-type-str", "missing", "unknown", "not-an-object"],
+)
+def test_validation_messages_are_plain_words(client, prefix, body, message):
+    status, said, _ = _post_items(client, prefix, body)
+    assert status == 422
+    assert said == message
+
+
+@pytest.mark.parametrize("prefix", ["/v1", "/api"])
+@pytest.mark.parametrize("body", [b'{"name": "a"', b'{"name": "\\ud800", "count": 1}', b"{x"])
+def test_malformed_json_message_has_no_decoder_internals(client, prefix, body):
+    response = client.post(
+        f"{prefix}/items", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    payload = _assert_json(response)
+    message = payload["error"]["message"] if prefix == "/v1" else payload["detail"]
+    assert message == "The request body is not valid JSON."

@@ -45,13 +45,20 @@ def _message(exc_info: pytest.ExceptionInfo[ConfigError]) -> str:
 # --- web ---------------------------------------------------------------------------------------
 
 
-def test_web_defaults_allow_no_cross_origin_and_trust_only_loopback():
+def test_web_defaults_allow_no_cross_origin_and_trust_no_proxy():
     settings = WebSettings.from_env({})
     assert settings.cors_allow_origins == ()
-    assert settings.forwarded_allow_ips == ("127.0.0.1",)
+    # On one host every client's peer is loopback: trusting it would let anyone name their IP.
+    assert settings.forwarded_allow_ips == ()
+    assert settings.trust_adapter_context is False
     assert settings.log_level == "INFO"
     assert settings.human_logs is False
     assert settings.expose_upstream_urls is False
+
+
+def test_the_web_adapter_request_context_is_trusted_only_in_lambda():
+    assert WebSettings.from_env({"AWS_LAMBDA_FUNCTION_NAME": "stratus-chat"}).trust_adapter_context
+    assert not WebSettings.from_env({"AWS_LAMBDA_FUNCTION_NAME": ""}).trust_adapter_context
 
 
 def test_default_app_sends_no_cors_headers(monkeypatch):

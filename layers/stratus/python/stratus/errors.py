@@ -72,6 +72,11 @@ class PayloadTooLargeError(StratusError):
     error_type = "invalid_request_error"
 
 
+class UnsupportedMediaTypeError(StratusError):
+    status_code = 415
+    error_type = "invalid_request_error"
+
+
 class RateLimitedError(StratusError):
     status_code = 429
     error_type = "rate_limit_error"

@@ -35,6 +35,7 @@ def _check_http_url(name: str, url: str) -> str:
 class WebSettings:
     cors_allow_origins: tuple[str, ...]
     forwarded_allow_ips: tuple[str, ...]
+    trust_adapter_context: bool
     log_level: str
     human_logs: bool
     expose_upstream_urls: bool
@@ -48,8 +49,13 @@ class WebSettings:
             raise ConfigError("CORS_ALLOW_ORIGIN: '*' cannot be combined with other origins")
         return cls(
             cors_allow_origins=origins,
-            # uvicorn's convention is commas; accept semicolons like the other list variables.
-            forwarded_allow_ips=env.items("FORWARDED_ALLOW_IPS", ("127.0.0.1",), separators=",;"),
+            # Trust no proxy unless told: on one host every client's peer is loopback, so a
+            # loopback default would let anyone pick their own address. uvicorn's convention is
+            # commas; semicolons are accepted like the other list variables.
+            forwarded_allow_ips=env.items("FORWARDED_ALLOW_IPS", (), separators=",;"),
+            # Only in Lambda is x-amzn-request-context written by the Web Adapter itself;
+            # anywhere else a client could send it.
+            trust_adapter_context=in_lambda(environ),
             log_level=env.text("LOG_LEVEL", env.text("POWERTOOLS_LOG_LEVEL", "INFO")).upper(),
             human_logs=env.flag("STRATUS_HUMAN_LOGS", False),
             expose_upstream_urls=env.flag("STRATUS_EXPOSE_UPSTREAM_URLS", False),
@@ -204,6 +210,7 @@ class AuthSettings:
     enable_api_key: bool
     keep_api_keys_on_password_change: bool
     login_max_failures: int
+    login_max_failures_per_account: int
     login_max_failures_per_ip: int
     login_window: int
     signup_max_per_ip: int
@@ -230,6 +237,9 @@ class AuthSettings:
                 "STRATUS_KEEP_API_KEYS_ON_PASSWORD_CHANGE", False
             ),
             login_max_failures=env.integer("STRATUS_LOGIN_MAX_FAILURES", 10, minimum=1),
+            login_max_failures_per_account=env.integer(
+                "STRATUS_LOGIN_MAX_FAILURES_PER_ACCOUNT", 50, minimum=1
+            ),
             login_max_failures_per_ip=env.integer(
                 "STRATUS_LOGIN_MAX_FAILURES_PER_IP", 100, minimum=1
             ),

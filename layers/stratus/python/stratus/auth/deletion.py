@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from stratus.auth.last_admin import keep_an_admin
 from stratus.db import connection
 from stratus.observability import get_logger
 
@@ -37,9 +38,10 @@ EXTERNAL_CLEANUPS: tuple[ExternalCleanup, ...] = ()
 async def delete_user(
     user_id: str, cleanups: Sequence[ExternalCleanup] = EXTERNAL_CLEANUPS
 ) -> bool:
-    """Delete the user; return False if there was no such user."""
+    """Delete the user; return False if there was no such user. The last admin is refused (409)."""
     collected: list[tuple[ExternalCleanup, list[str]]] = []
     async with connection() as conn:
+        await keep_an_admin(conn, user_id)
         for cleanup in cleanups:
             collected.append((cleanup, await cleanup.collect(conn, user_id)))
         cursor = await conn.execute("DELETE FROM users WHERE id = %s", (user_id,))

@@ -1,4 +1,4 @@
-"""Primitives over the ephemeral table. Chat's stop flags and auth's limiter build on these."""
+"""Entries in the ephemeral table: flags and locks with an expiry that readers check themselves."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ class Entry:
     expires_at: int
     owner: str | None
     value: str | None
-    count: int | None
 
 
 class EphemeralStore:
@@ -94,57 +93,27 @@ class EphemeralStore:
     async def delete(self, pk: str, sk: str) -> None:
         await self._run(lambda: self._model(pk, sk).delete())
 
-    async def increment(self, pk: str, sk: str, *, ttl_seconds: int) -> int:
-        """Atomically add one to a counter and return the new value.
-
-        A counter whose entry has expired starts again from one, so a fixed window keyed by
-        ``sk`` resets even before TTL deletes the old item.
-        """
-        return int(await self._run(self._increment, pk, sk, ttl_seconds))
-
-    def _increment(self, pk: str, sk: str, ttl_seconds: int) -> int:
-        from pynamodb.exceptions import UpdateError
-
-        model = self._model
-        item = model(pk, sk)
-        # Two conditional writes, retried: add to a live window, or restart an expired one.
-        # Only one writer can restart a window (the condition sees the new expiry), so a
-        # burst arriving as a window ends cannot reset the count once per request.
-        for _ in range(5):
-            now, expiry = self._now(), self._expiry(ttl_seconds)
-            try:
-                # The window's expiry is set by its first hit; later hits must not extend it.
-                item.update(
-                    actions=[model.counter.add(1), model.expires_at.set(model.expires_at | expiry)],
-                    condition=model.pk.does_not_exist() | (model.expires_at > now),
-                )
-                return int(item.counter)
-            except UpdateError as exc:
-                if exc.cause_response_code != "ConditionalCheckFailedException":
-                    raise
-            try:
-                item.update(
-                    actions=[model.counter.set(1), model.expires_at.set(expiry)],
-                    condition=model.expires_at <= now,
-                )
-                return 1
-            except UpdateError as exc:
-                if exc.cause_response_code != "ConditionalCheckFailedException":
-                    raise
-        raise ServiceUnavailableError("Shared state store is contended; try again.", retry_after=1)
-
     async def ping(self) -> None:
         await self._run(lambda: self._model.describe_table())
 
     async def _run(self, func: Any, *args: Any) -> Any:
-        from pynamodb.exceptions import PynamoDBException
+        return await call_store(func, *args)
 
-        try:
-            return await anyio.to_thread.run_sync(functools.partial(func, *args))
-        except PynamoDBException:
-            raise ServiceUnavailableError(
-                "Shared state store is unavailable; try again shortly.", retry_after=2
-            ) from None
+
+async def call_store(func: Any, *args: Any) -> Any:
+    """Run a blocking pynamodb call in a worker thread; its failures become one domain error.
+
+    Throttling (``ProvisionedThroughputExceededException``) lands here too, after botocore's
+    bounded retries, so every caller sees the same 503 with ``Retry-After``.
+    """
+    from pynamodb.exceptions import PynamoDBException
+
+    try:
+        return await anyio.to_thread.run_sync(functools.partial(func, *args))
+    except PynamoDBException:
+        raise ServiceUnavailableError(
+            "Shared state store is unavailable; try again shortly.", retry_after=2
+        ) from None
 
 
 def _entry(item: Any) -> Entry:
@@ -154,7 +123,6 @@ def _entry(item: Any) -> Entry:
         expires_at=int(item.expires_at.timestamp()),
         owner=item.owner,
         value=item.value,
-        count=int(item.counter) if item.counter is not None else None,
     )
 
 

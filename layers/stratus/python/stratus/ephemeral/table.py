@@ -19,7 +19,7 @@ def ephemeral_model(settings: AwsSettings | None = None) -> Any:
 @functools.cache
 def _model_for(resolved: AwsSettings) -> Any:
     """One model class per distinct settings value; pynamodb keeps one connection per class."""
-    from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+    from pynamodb.attributes import TTLAttribute, UnicodeAttribute
     from pynamodb.models import Model
 
     class EphemeralItem(Model):
@@ -40,8 +40,7 @@ def _model_for(resolved: AwsSettings) -> Any:
         expires_at = TTLAttribute()
         owner = UnicodeAttribute(null=True)
         value = UnicodeAttribute(null=True)
-        # "count" would shadow Model.count(); store it under the short name "n".
-        counter = NumberAttribute(null=True, attr_name="n")
+        # Tallies (stratus.ephemeral.tallies) are further attributes, named at run time.
 
     return EphemeralItem
 

@@ -8,15 +8,20 @@ with the request's correlation id and answered with a generic message.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import (
+    ClientException,
+    HTTPException,
+    SerializationException,
+    ValidationException,
+)
 
 from stratus.errors import StratusError
 from stratus.observability import get_logger
+from stratus.web.validation_messages import plain_problem
 
 _OPENAI_TYPES = {
     400: "invalid_request_error",
@@ -36,27 +41,27 @@ def uses_openai_shape(path: str) -> bool:
     return path == "/v1" or path.startswith("/v1/")
 
 
-# msgspec names a missing or unknown field only in its message; Litestar's key is then "data".
-_NAMED_FIELD = re.compile(r"field `([^`]+)`")
-
-
 def _validation_message(exc: ValidationException) -> tuple[str, str | None]:
     problems = exc.extra if isinstance(exc.extra, list) else []
     parts: list[str] = []
-    first_key: str | None = None
+    first_field: str | None = None
     for problem in problems:
         if not isinstance(problem, dict):
             continue
         key = problem.get("key")
-        message = str(problem.get("message", "invalid value"))
-        named = _NAMED_FIELD.search(message)
-        if key == "data" and named:
-            key = named.group(1)
-        if key and first_key is None:
-            first_key = str(key)
-        parts.append(f"{key}: {message}" if key else message)
-    text = "; ".join(parts) if parts else "The request body or parameters are invalid."
-    return f"Invalid request: {text}", first_key
+        field_name, rule = plain_problem(str(key) if key else None, str(problem.get("message", "")))
+        if field_name and first_field is None:
+            first_field = field_name
+        parts.append(f"{field_name}: {rule}" if field_name else rule)
+    if not parts:
+        # Litestar's own refusals carry a plain sentence and no list of problems.
+        return f"Invalid request: {exc.detail}", None
+    return f"Invalid request: {'; '.join(parts)}.", first_field
+
+
+def _is_malformed_body(exc: Exception) -> bool:
+    """Litestar re-raises a body that does not decode as a 400 whose cause is msgspec's error."""
+    return isinstance(exc, ClientException) and isinstance(exc.__cause__, SerializationException)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,8 @@ def describe(exc: Exception) -> ErrorInfo:
         return ErrorInfo(
             exc.status_code, exc.message, exc.error_type, exc.param, exc.code, exc.headers
         )
+    if _is_malformed_body(exc):
+        return ErrorInfo(400, "The request body is not valid JSON.", "invalid_request_error")
     if isinstance(exc, ValidationException):
         message, param = _validation_message(exc)
         return ErrorInfo(422, message, "invalid_request_error", param)

@@ -17,6 +17,7 @@ from typing import Any
 
 from litestar import MediaType, Response, get
 from litestar.handlers import HTTPRouteHandler
+from litestar.openapi import ResponseSpec
 
 from stratus import __version__
 from stratus.observability import get_logger
@@ -59,12 +60,22 @@ async def readiness(checks: Sequence[ReadinessCheck]) -> tuple[int, dict[str, An
     return (503 if failed_required else 200), {"status": status, "checks": report}
 
 
+NOT_READY = "A required dependency is down; the same report names it."
+
+
 def health_route_handlers(service: str, checks: Sequence[ReadinessCheck]) -> list[HTTPRouteHandler]:
-    @get("/healthz", opt=access(Access.PUBLIC), include_in_schema=False, sync_to_thread=False)
+    @get("/healthz", opt=access(Access.PUBLIC), tags=["health"], sync_to_thread=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok", "service": service, "version": __version__}
 
-    @get("/readyz", opt=access(Access.PUBLIC), include_in_schema=False)
+    @get(
+        "/readyz",
+        opt=access(Access.PUBLIC),
+        tags=["health"],
+        responses={
+            503: ResponseSpec(dict[str, Any], generate_examples=False, description=NOT_READY)
+        },
+    )
     async def readyz() -> Response[dict[str, Any]]:
         status_code, body = await readiness(checks)
         return Response(

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from litestar import Router
 from litestar.config.app import AppConfig
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 from litestar.plugins import InitPluginProtocol
 
-from stratus import __version__
 from stratus.auth.guard import access_guard, provide_principal
 from stratus.settings import web_settings
-from stratus.web.access import Access, access
+from stratus.web.body import body_guard
+from stratus.web.docs import docs_config
 from stratus.web.error_mapper import map_exception
 from stratus.web.health import ReadinessCheck, health_route_handlers
 from stratus.web.request_context import request_context_middleware, stamp_response
@@ -52,14 +50,10 @@ class StratusPlugin(InitPluginProtocol):
             )
         # Every route, in every function, passes the same guard; routes say who may call them.
         app_config.guards.insert(0, access_guard)
+        # Then the body's media type and encoding, before anything parses it.
+        app_config.guards.insert(1, body_guard)
         app_config.dependencies["principal"] = Provide(provide_principal, sync_to_thread=False)
-        # The API description is public, as Open WebUI's is; it holds no data.
-        docs = Router(
-            "/docs", route_handlers=[], include_in_schema=False, opt=access(Access.PUBLIC)
-        )
-        app_config.openapi_config = OpenAPIConfig(
-            title=f"Stratus {self.service}", version=__version__, openapi_router=docs
-        )
+        app_config.openapi_config = docs_config(self.service)
         app_config.logging_config = None
         app_config.debug = False
         app_config.on_shutdown.append(close_resources)

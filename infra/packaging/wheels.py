@@ -1,0 +1,126 @@
+"""The third-party layer: wheels for the target, never this machine's, checked after install.
+
+Wheels are downloaded once into a cache (pinned versions, binary only, the target's platform
+tags) and installed from there without an index, so a rebuild needs no network.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.parser import HeaderParser
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.tags import Tag, parse_tag
+from packaging.utils import canonicalize_name, parse_wheel_filename
+
+from infra.packaging.target import Target
+
+
+class WheelMismatchError(RuntimeError):
+    """A wheel or library in the layer would not load on the target runtime."""
+
+
+@dataclass(frozen=True)
+class Pin:
+    name: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.name}=={self.version}"
+
+
+def read_pins(requirements: Path) -> list[Pin]:
+    pins = []
+    for line in requirements.read_text().splitlines():
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        requirement = Requirement(text)
+        specs = list(requirement.specifier)
+        if len(specs) != 1 or specs[0].operator != "==":
+            raise ValueError(f"{requirements}: {text!r} is not pinned with ==")
+        pins.append(Pin(canonicalize_name(requirement.name), specs[0].version))
+    return pins
+
+
+def _pip_target_options(target: Target) -> list[str]:
+    options = ["--only-binary=:all:", "--no-deps", "--implementation", "cp"]
+    options += ["--python-version", f"{target.python[0]}.{target.python[1]}"]
+    options += ["--abi", target.python_tag]
+    for platform in target.platforms:
+        options += ["--platform", platform]
+    return options
+
+
+def _cached_wheel(cache: Path, pin: Pin, target: Target) -> Path | None:
+    for wheel in cache.glob("*.whl"):
+        name, version, _, tags = parse_wheel_filename(wheel.name)
+        if name == pin.name and str(version) == pin.version and tags & target.supported_tags:
+            return wheel
+    return None
+
+
+def download(requirements: Path, cache: Path, target: Target) -> None:
+    """Fetch the wheels the cache lacks (the only step that needs the package index)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    missing = [pin for pin in read_pins(requirements) if _cached_wheel(cache, pin, target) is None]
+    if not missing:
+        return
+    command = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(cache)]
+    subprocess.run([*command, *_pip_target_options(target), *map(str, missing)], check=True)
+
+
+def install(requirements: Path, cache: Path, site: Path, target: Target) -> None:
+    """Install the pinned wheels into `site` (the layer's python/ folder), from the cache only."""
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-index"]
+    command += ["--find-links", str(cache), "--target", str(site), "--no-compile"]
+    command += _pip_target_options(target)
+    subprocess.run([*command, "--requirement", str(requirements)], check=True)
+    # Console scripts carry this machine's interpreter path, and Lambda never runs them.
+    shutil.rmtree(site / "bin", ignore_errors=True)
+
+
+def wheel_tags(dist_info: Path) -> set[Tag]:
+    headers = HeaderParser().parsestr((dist_info / "WHEEL").read_text())
+    return {tag for value in headers.get_all("Tag", []) for tag in parse_tag(value)}
+
+
+def _dist_infos(site: Path) -> Iterator[Path]:
+    yield from sorted(site.glob("*.dist-info"))
+
+
+def verify(site: Path, requirements: Path, target: Target) -> None:
+    """Prove, offline, that every installed wheel and native library suits the target."""
+    problems = []
+    installed = {}
+    for dist_info in _dist_infos(site):
+        name, _, version = dist_info.name.removesuffix(".dist-info").partition("-")
+        installed[canonicalize_name(name)] = version
+        tags = wheel_tags(dist_info)
+        if not tags & target.supported_tags:
+            shown = ", ".join(sorted(map(str, tags)))
+            problems.append(f"{dist_info.name}: tags {shown} do not fit {target.runtime}")
+    wanted = {pin.name: pin.version for pin in read_pins(requirements)}
+    if installed != wanted:
+        problems.append(f"installed {installed} differ from the pins {wanted}")
+    for library in sorted(site.rglob("*.so*")):
+        machine = _elf_machine(library)
+        if machine is not None and machine != target.elf_machine:
+            problems.append(
+                f"{library.relative_to(site)}: ELF machine {machine}, not {target.machine}"
+            )
+    if problems:
+        raise WheelMismatchError("\n".join(problems))
+
+
+def _elf_machine(path: Path) -> int | None:
+    with path.open("rb") as file:
+        header = file.read(20)
+    if len(header) < 20 or header[:4] != b"\x7fELF":
+        return None
+    return int.from_bytes(header[18:20], "little" if header[5] == 1 else "big")

@@ -1,0 +1,220 @@
+"""make package: wheels for the Lambda target only, reproducible zips, sizes within the limit.
+
+The full build (third-party layer included) runs once per session; its wheels are cached in
+build/cache/wheels, shared with `make package`, so only a clean machine downloads them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from packaging.tags import Tag
+
+from infra.packaging import wheels
+from infra.packaging.build import (
+    FUNCTIONS,
+    REPO,
+    UNZIPPED_LIMIT,
+    PackageTooLargeError,
+    Report,
+    build_first_party,
+    check_sizes,
+)
+from infra.packaging.target import LAMBDA, Target
+from infra.packaging.wheels import WheelMismatchError
+
+CACHE = REPO / "build" / "cache" / "wheels" / f"{LAMBDA.runtime}-{LAMBDA.machine}"
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """`python -m infra.packaging` for real: the deps layer, stratus layer, function zips."""
+    dist = tmp_path_factory.mktemp("package") / "dist"
+    result = subprocess.run(
+        [sys.executable, "-m", "infra.packaging", "--dist", str(dist), "--wheel-cache", str(CACHE)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    return dist, result.stdout
+
+
+def _this_machines_extension() -> str:
+    """A real compiled extension from this machine's virtualenv (x86-64)."""
+    return str(importlib.import_module("_cffi_backend").__file__)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_target_tags_are_those_of_python312_on_arm64_with_glibc_234() -> None:
+    tags = LAMBDA.supported_tags
+    assert Tag("cp312", "cp312", "manylinux_2_17_aarch64") in tags
+    assert Tag("cp312", "cp312", "manylinux_2_34_aarch64") in tags
+    assert Tag("cp312", "cp312", "manylinux2014_aarch64") in tags
+    assert Tag("cp310", "abi3", "manylinux_2_28_aarch64") in tags
+    assert Tag("py3", "none", "any") in tags
+    for foreign in [
+        Tag("cp311", "cp311", "manylinux_2_17_aarch64"),  # this machine's Python
+        Tag("cp312", "cp312", "manylinux_2_17_x86_64"),  # this machine's architecture
+        Tag("cp312", "cp312", "manylinux_2_35_aarch64"),  # newer glibc than Amazon Linux 2023
+        Tag("cp312", "cp312", "musllinux_1_2_aarch64"),
+        Tag("cp312", "cp312", "linux_aarch64"),
+        Tag("cp313", "cp313", "manylinux_2_17_aarch64"),
+    ]:
+        assert foreign not in tags, foreign
+
+
+def test_package_builds_every_artifact_and_prints_sizes(built: tuple[Path, str]) -> None:
+    dist, output = built
+    for name in ["layers/deps.zip", "layers/stratus.zip"] + [
+        f"functions/{f}.zip" for f in FUNCTIONS
+    ]:
+        assert (dist / name).is_file(), name
+        assert name in output
+    for function in FUNCTIONS:
+        assert f"{function} + layers" in output
+    assert "Built for Lambda python3.12 on arm64" in output
+
+
+def test_deps_layer_holds_only_target_wheels(built: tuple[Path, str], tmp_path: Path) -> None:
+    dist, _ = built
+    with zipfile.ZipFile(dist / "layers" / "deps.zip") as archive:
+        names = archive.namelist()
+        archive.extractall(tmp_path)
+    assert all(name.startswith("python/") for name in names)
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert not [n for n in names if n.startswith("python/bin/")]
+    site = tmp_path / "python"
+    # The same offline proof make package ran, on what was shipped.
+    wheels.verify(site, REPO / "layers" / "deps" / "requirements.txt", LAMBDA)
+    argon2 = next(site.glob("argon2_cffi_bindings-*.dist-info"))
+    assert all(tag.platform.endswith("_aarch64") for tag in wheels.wheel_tags(argon2))
+    libraries = list(site.rglob("*.so"))
+    assert libraries, "the layer has native extensions (psycopg, argon2, msgspec...)"
+
+
+def test_function_zips_hold_the_function_and_the_package_marker(built: tuple[Path, str]) -> None:
+    dist, _ = built
+    for function in FUNCTIONS:
+        with zipfile.ZipFile(dist / "functions" / f"{function}.zip") as archive:
+            names = archive.namelist()
+        assert "functions/__init__.py" in names
+        assert f"functions/{function}/__init__.py" in names
+        others = [n for n in names if not n.startswith((f"functions/{function}/", "functions/__"))]
+        assert not others, others
+    with zipfile.ZipFile(dist / "functions" / "chat.zip") as archive:
+        run_sh = archive.getinfo("functions/chat/run.sh")
+    assert (run_sh.external_attr >> 16) & 0o777 == 0o755  # Lambda executes it
+
+
+def test_every_function_with_its_layers_is_within_the_limit(built: tuple[Path, str]) -> None:
+    dist, _ = built
+    manifest = json.loads((dist / "manifest.json").read_text())
+    sizes = {name: entry["unzipped"] for name, entry in manifest["artifacts"].items()}
+    for function in FUNCTIONS:
+        total = sizes[f"function:{function}"] + sizes["layer:stratus"] + sizes["layer:deps"]
+        assert total < UNZIPPED_LIMIT
+
+
+def test_size_check_fails_a_function_over_the_limit(tmp_path: Path) -> None:
+    report = Report(LAMBDA, build_first_party(tmp_path))
+    check_sizes(report)
+    with pytest.raises(PackageTooLargeError, match="auth"):
+        check_sizes(report, limit=report.function_total("auth") - 1)
+
+
+def _checkout_copy(root: Path, mtime: int) -> Path:
+    """The first-party sources as another checkout would have them: other timestamps."""
+    for part in ("functions", "layers/stratus/python"):
+        shutil.copytree(REPO / part, root / part, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in root.rglob("*"):
+        os.utime(path, (mtime, mtime))
+    return root
+
+
+def test_first_party_zips_are_reproducible(tmp_path: Path) -> None:
+    one = _checkout_copy(tmp_path / "one", 1_600_000_000)
+    two = _checkout_copy(tmp_path / "two", 1_700_000_000)
+    # A bytecode cache, as running the code leaves behind, must not change the zips either.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(two / "functions")], check=True)
+    assert list((two / "functions").rglob("__pycache__"))
+    first = build_first_party(tmp_path / "dist1", one)
+    second = build_first_party(tmp_path / "dist2", two)
+    assert {n: a.sha256 for n, a in first.items()} == {n: a.sha256 for n, a in second.items()}
+    for artifact in first.values():
+        built_one, built_two = (
+            tmp_path / "dist1" / artifact.path,
+            tmp_path / "dist2" / artifact.path,
+        )
+        assert _sha256(built_one) == _sha256(built_two) == artifact.sha256
+
+
+def test_deps_layer_is_reproducible(built: tuple[Path, str], tmp_path: Path) -> None:
+    dist, _ = built
+    again = tmp_path / "dist"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "infra.packaging",
+            "--dist",
+            str(again),
+            "--wheel-cache",
+            str(CACHE),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (again / "manifest.json").read_text() == (dist / "manifest.json").read_text()
+
+
+def test_verify_rejects_a_wheel_built_for_this_machine(tmp_path: Path) -> None:
+    site = tmp_path / "python"
+    dist_info = site / "argon2_cffi_bindings-26.2.0.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "WHEEL").write_text(
+        "Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: cp311-cp311-manylinux_2_17_x86_64\n"
+    )
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("argon2-cffi-bindings==26.2.0\n")
+    with pytest.raises(WheelMismatchError, match=r"do not fit python3\.12"):
+        wheels.verify(site, requirements, LAMBDA)
+
+
+def test_verify_rejects_a_native_library_for_another_architecture(tmp_path: Path) -> None:
+    site = tmp_path / "python"
+    dist_info = site / "psycopg_binary-3.3.9.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "WHEEL").write_text("Tag: cp312-cp312-manylinux_2_17_aarch64\n")
+    # A real extension module from this machine (x86-64) smuggled under an arm64 tag.
+    shutil.copy(_this_machines_extension(), site / "psycopg_binary.so")
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("psycopg-binary==3.3.9\n")
+    with pytest.raises(WheelMismatchError) as mismatch:
+        wheels.verify(site, requirements, LAMBDA)
+    assert str(mismatch.value) == "psycopg_binary.so: ELF machine 62, not aarch64"
+
+
+def test_target_for_this_machine_accepts_its_own_libraries(tmp_path: Path) -> None:
+    site = tmp_path / "python"
+    (site / "cffi-2.1.1.dist-info").mkdir(parents=True)
+    (site / "cffi-2.1.1.dist-info" / "WHEEL").write_text("Tag: cp312-cp312-manylinux_2_17_x86_64\n")
+    shutil.copy(_this_machines_extension(), site / "_cffi_backend.so")
+    (tmp_path / "r.txt").write_text("cffi==2.1.1\n")
+    wheels.verify(site, tmp_path / "r.txt", Target(machine="x86_64"))
