@@ -34,7 +34,7 @@ from schemathesis.specs.openapi.checks import (
 
 from local.composed import create_local_app
 from stratus.openapi.build import build_document
-from stratus.web.error_mapper import uses_openai_shape
+from stratus.web.error_mapper import uses_ollama_shape, uses_openai_shape
 from tests.support.auth import apply_env, unique_email
 from tests.support.live_server import live_server
 from tests.support.log_capture import remember
@@ -146,13 +146,15 @@ class Caller:
 
 
 @pytest.fixture
-def caller(auth_env) -> Iterator[Caller]:
+def caller(auth_env, emulator) -> Iterator[Caller]:
     # Generated sign-ins and password changes fail on purpose; the limiter must not end the run.
+    # Model routes reach the emulator, so a 5xx can only be ours.
     apply_env(
         {
             "STRATUS_LOGIN_MAX_FAILURES": "100000",
             "STRATUS_LOGIN_MAX_FAILURES_PER_IP": "100000",
             "STRATUS_LOGIN_MAX_FAILURES_PER_ACCOUNT": "100000",
+            "OLLAMA_BASE_URL": emulator.base_url,
         }
     )
     with live_server(create_local_app()) as server:
@@ -170,6 +172,9 @@ def _assert_json_error(case: Any, response: Any) -> None:
     body = response.json()
     if uses_openai_shape(case.path):
         assert isinstance(body["error"]["message"], str), body
+    elif uses_ollama_shape(case.path):
+        assert isinstance(body["error"], str), body
+        assert body["error"], body
     else:
         assert isinstance(body["detail"], str), body
         assert body["detail"], body

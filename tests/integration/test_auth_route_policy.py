@@ -51,6 +51,23 @@ POLICY: dict[tuple[str, str], tuple[str, bool, bool]] = {
     ("/api/v1/chats/{chat_id:str}", "GET"): ("owner", False, False),
     ("/api/v1/chats/{chat_id:str}", "POST"): ("owner", False, False),
     ("/api/v1/chats/{chat_id:str}", "DELETE"): ("owner", False, False),
+    ("/v1/chat/completions", "POST"): ("user", False, False),
+    ("/api/chat/completions", "POST"): ("user", False, False),
+    ("/v1/models", "GET"): ("user", False, False),
+    ("/api/models", "GET"): ("user", False, False),
+    ("/v1/embeddings", "POST"): ("user", False, False),
+    ("/api/tasks/stop/{task_id:str}", "POST"): ("owner", False, False),
+    ("/api/tasks/chat/{chat_id:str}", "GET"): ("owner", False, False),
+    ("/api/v1/chats/{chat_id:str}/stop", "POST"): ("owner", False, False),
+    ("/ollama", "GET"): ("user", False, False),
+    ("/ollama/api/version", "GET"): ("user", False, False),
+    ("/ollama/api/tags", "GET"): ("user", False, False),
+    ("/ollama/api/ps", "GET"): ("user", False, False),
+    ("/ollama/api/show", "POST"): ("user", False, False),
+    ("/ollama/api/chat", "POST"): ("user", False, False),
+    ("/ollama/api/generate", "POST"): ("user", False, False),
+    ("/ollama/api/embed", "POST"): ("user", False, False),
+    ("/ollama/api/embeddings", "POST"): ("user", False, False),
 }
 
 

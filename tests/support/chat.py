@@ -36,7 +36,7 @@ class ChatStack:
     user: Account
 
     async def other_user(self) -> Account:
-        other = await signup(self.http)  # type: ignore[arg-type]
+        other = await signup(self.http)
         response = await self.http.post(
             f"/api/v1/users/{other.id}/update", json={"role": "user"}, headers=self.admin.headers
         )
@@ -96,5 +96,5 @@ async def chat_stack(
 
     with live_server(create_local_app()) as server:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
-            admin, user = await admin_and_user(http)  # type: ignore[arg-type]
+            admin, user = await admin_and_user(http)
             yield ChatStack(server.base_url, emulator, http, admin, user)

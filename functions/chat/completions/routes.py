@@ -11,14 +11,17 @@ from typing import Any
 
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency, Provide
+from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody
 
 from functions.chat.deps import provide_generations
 from functions.chat.generation.answer import Answer
 from functions.chat.generation.service import GenerationService
 from functions.chat.request_info import request_info
+from functions.chat.schemas.completion import ChatCompletion
 from functions.chat.schemas.openai import ChatCompletionRequest
 from stratus.auth import Principal
+from stratus.openapi import may_answer
 from stratus.web.access import Access, access
 
 
@@ -27,7 +30,20 @@ class CompletionsController(Controller):
     dependencies = {"generations": Provide(provide_generations, sync_to_thread=False)}
 
     @post(
-        ["/v1/chat/completions", "/api/chat/completions"], opt=access(Access.USER), status_code=200
+        ["/v1/chat/completions", "/api/chat/completions"],
+        opt={**access(Access.USER), **may_answer(404, 409, 429, 502, 503)},
+        status_code=200,
+        responses={
+            200: ResponseSpec(
+                data_container=ChatCompletion,
+                generate_examples=False,
+                description=(
+                    "The chat.completion; with stream=true, text/event-stream of "
+                    "chat.completion.chunk events ending in [DONE]. The task id is in the "
+                    "x-stratus-task-id header."
+                ),
+            )
+        },
     )
     async def completions(
         self,

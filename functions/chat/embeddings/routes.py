@@ -10,6 +10,7 @@ from functions.chat.deps import provide_embeddings
 from functions.chat.embeddings.schemas import EmbeddingsRequest, EmbeddingsResponse
 from functions.chat.embeddings.service import EmbeddingsService
 from stratus.auth import Principal
+from stratus.openapi import may_answer
 from stratus.web.access import Access, access
 
 
@@ -17,7 +18,11 @@ class EmbeddingsController(Controller):
     tags = ["embeddings"]
     dependencies = {"embeddings": Provide(provide_embeddings, sync_to_thread=False)}
 
-    @post("/v1/embeddings", opt=access(Access.USER), status_code=200)
+    @post(
+        "/v1/embeddings",
+        opt={**access(Access.USER), **may_answer(404, 429, 502, 503)},
+        status_code=200,
+    )
     async def embeddings(
         self,
         data: JSONBody[EmbeddingsRequest],

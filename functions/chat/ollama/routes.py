@@ -13,9 +13,13 @@ from functions.chat.generation.answer import Answer
 from functions.chat.ollama.service import OllamaProxy
 from functions.chat.request_info import request_info
 from stratus.auth import Principal
+from stratus.openapi import may_answer
 from stratus.web.access import Access, access
 
 USER = access(Access.USER)
+# Routes that reach the model host: a missing model, the limits, and the host itself.
+MODEL = {**USER, **may_answer(404, 429, 502, 503)}
+HOST = {**USER, **may_answer(502, 503)}
 
 
 class OllamaController(Controller):
@@ -27,23 +31,23 @@ class OllamaController(Controller):
     async def root(self) -> str:
         return "Ollama is running"
 
-    @get("/api/version", opt=USER)
+    @get("/api/version", opt=HOST)
     async def version(self, ollama: NamedDependency[OllamaProxy]) -> dict[str, Any]:
         return await ollama.version()
 
-    @get("/api/tags", opt=USER)
+    @get("/api/tags", opt=HOST)
     async def list_tags(
         self, principal: NamedDependency[Principal], ollama: NamedDependency[OllamaProxy]
     ) -> dict[str, Any]:
         return await ollama.tags(principal)
 
-    @get("/api/ps", opt=USER)
+    @get("/api/ps", opt=HOST)
     async def ps(
         self, principal: NamedDependency[Principal], ollama: NamedDependency[OllamaProxy]
     ) -> dict[str, Any]:
         return await ollama.ps(principal)
 
-    @post("/api/show", opt=USER, status_code=200)
+    @post("/api/show", opt=MODEL, status_code=200)
     async def show(
         self,
         data: JSONBody[dict[str, Any]],
@@ -52,7 +56,7 @@ class OllamaController(Controller):
     ) -> Any:
         return await ollama.show(principal, data)
 
-    @post("/api/embed", opt=USER, status_code=200)
+    @post("/api/embed", opt=MODEL, status_code=200)
     async def embed(
         self,
         data: JSONBody[dict[str, Any]],
@@ -61,7 +65,7 @@ class OllamaController(Controller):
     ) -> Any:
         return await ollama.embed(principal, data, "/api/embed")
 
-    @post("/api/embeddings", opt=USER, status_code=200)
+    @post("/api/embeddings", opt=MODEL, status_code=200)
     async def embeddings(
         self,
         data: JSONBody[dict[str, Any]],
@@ -71,7 +75,7 @@ class OllamaController(Controller):
         """Ollama's legacy single-prompt embeddings route."""
         return await ollama.embed(principal, data, "/api/embeddings")
 
-    @post("/api/chat", opt=USER, status_code=200)
+    @post("/api/chat", opt=MODEL, status_code=200)
     async def chat(
         self,
         request: Request[Any, Any, Any],
@@ -81,7 +85,7 @@ class OllamaController(Controller):
     ) -> Answer:
         return await ollama.generate(principal, data, "/api/chat", request_info(request))
 
-    @post("/api/generate", opt=USER, status_code=200)
+    @post("/api/generate", opt=MODEL, status_code=200)
     async def generate(
         self,
         request: Request[Any, Any, Any],

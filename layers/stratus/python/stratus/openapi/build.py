@@ -25,7 +25,7 @@ from stratus import __version__
 from stratus.auth.guard import Policy, policy_for
 from stratus.openapi import ERRORS_KEY
 from stratus.web.access import Access
-from stratus.web.error_mapper import uses_openai_shape
+from stratus.web.error_mapper import uses_ollama_shape, uses_openai_shape
 
 TITLE = "Stratus API"
 DESCRIPTION = (
@@ -51,6 +51,7 @@ SECURITY_SCHEMES: dict[str, Any] = {
 }
 ERROR_SCHEMA = "Error"
 OPENAI_ERROR_SCHEMA = "OpenAIError"
+OLLAMA_ERROR_SCHEMA = "OllamaError"
 ERROR_SCHEMAS: dict[str, Any] = {
     ERROR_SCHEMA: {
         "type": "object",
@@ -74,6 +75,12 @@ ERROR_SCHEMAS: dict[str, Any] = {
         },
         "required": ["error"],
         "description": "An error, as routes under /v1 answer it (OpenAI's shape).",
+    },
+    OLLAMA_ERROR_SCHEMA: {
+        "type": "object",
+        "properties": {"error": {"type": "string"}},
+        "required": ["error"],
+        "description": "An error, as routes under /ollama answer it (Ollama's shape).",
     },
 }
 DESCRIPTIONS = {
@@ -129,7 +136,11 @@ def _describe(path: str, operation: dict[str, Any], handler: HTTPRouteHandler) -
         for status, response in operation.get("responses", {}).items()
         if int(status) < 400 or int(status) in declared
     }
-    schema = OPENAI_ERROR_SCHEMA if uses_openai_shape(path) else ERROR_SCHEMA
+    schema = ERROR_SCHEMA
+    if uses_openai_shape(path):
+        schema = OPENAI_ERROR_SCHEMA
+    elif uses_ollama_shape(path):
+        schema = OLLAMA_ERROR_SCHEMA
     for status in sorted(_error_statuses(operation, policy, handler) - declared):
         responses[str(status)] = _error_response(status, schema)
     operation["responses"] = dict(sorted(responses.items()))

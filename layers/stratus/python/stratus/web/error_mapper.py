@@ -1,7 +1,8 @@
 """The one place that turns exceptions into HTTP responses.
 
 ``/v1/...`` answers in OpenAI's shape ``{"error": {"message", "type", "param", "code"}}`` because
-the official SDKs parse it; every other route answers ``{"detail": "..."}`` as Open WebUI does.
+the official SDKs parse it; ``/ollama/...`` in Ollama's ``{"error": "..."}``, which the official
+``ollama`` client reads; every other route answers ``{"detail": "..."}`` as Open WebUI does.
 Bodies never carry stack traces, internal paths or upstream URLs: unexpected errors are logged
 with the request's correlation id and answered with a generic message.
 """
@@ -39,6 +40,10 @@ _OPENAI_TYPES = {
 
 def uses_openai_shape(path: str) -> bool:
     return path == "/v1" or path.startswith("/v1/")
+
+
+def uses_ollama_shape(path: str) -> bool:
+    return path == "/ollama" or path.startswith("/ollama/")
 
 
 def _validation_message(exc: ValidationException) -> tuple[str, str | None]:
@@ -109,6 +114,8 @@ def error_body(path: str, info: ErrorInfo) -> dict[str, Any]:
                 "code": info.code,
             }
         }
+    if uses_ollama_shape(path):
+        return {"error": info.message}
     return {"detail": info.message}
 
 
