@@ -1,0 +1,1 @@
+"""The chat function's request and response types (the API contract, with its constraints)."""

@@ -1,0 +1,107 @@
+"""What ``/v1/chat/completions`` answers: the non-streamed ``chat.completion``, the streamed
+``chat.completion.chunk`` and the error object, as OpenAI's SDK parses them.
+
+The hot path builds plain dicts (``functions.chat.translate``) and encodes them with one shared
+encoder; these Structs are the documented contract (OpenAPI) and the tests convert every dict
+the translators make into them, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from msgspec import UNSET, Struct, UnsetType
+
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
+
+
+class Usage(Struct, forbid_unknown_fields=True):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class FunctionCall(Struct, forbid_unknown_fields=True):
+    name: str
+    # A JSON object encoded as a string, as OpenAI sends it.
+    arguments: str
+
+
+class ToolCall(Struct, forbid_unknown_fields=True):
+    id: str
+    type: Literal["function"]
+    function: FunctionCall
+
+
+class AssistantMessage(Struct, forbid_unknown_fields=True, omit_defaults=True):
+    role: Literal["assistant"]
+    content: str | None
+    # A reasoning model's thinking, kept apart from the answer.
+    reasoning_content: str | UnsetType = UNSET
+    tool_calls: list[ToolCall] | UnsetType = UNSET
+
+
+class Choice(Struct, forbid_unknown_fields=True):
+    index: int
+    message: AssistantMessage
+    finish_reason: FinishReason
+
+
+class ChatCompletion(Struct, forbid_unknown_fields=True):
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: Usage
+
+
+class FunctionDelta(Struct, forbid_unknown_fields=True, omit_defaults=True):
+    name: str | UnsetType = UNSET
+    arguments: str | UnsetType = UNSET
+
+
+class ToolCallDelta(Struct, forbid_unknown_fields=True, omit_defaults=True):
+    index: int
+    # id, type and the name arrive with a call's first delta; later ones add arguments.
+    id: str | UnsetType = UNSET
+    type: Literal["function"] | UnsetType = UNSET
+    function: FunctionDelta | UnsetType = UNSET
+
+
+class Delta(Struct, forbid_unknown_fields=True, omit_defaults=True):
+    # Only in a stream's first chunk.
+    role: Literal["assistant"] | UnsetType = UNSET
+    content: str | UnsetType = UNSET
+    reasoning_content: str | UnsetType = UNSET
+    tool_calls: list[ToolCallDelta] | UnsetType = UNSET
+
+
+class ChunkChoice(Struct, forbid_unknown_fields=True):
+    index: int
+    delta: Delta
+    finish_reason: FinishReason | None
+
+
+class ChatCompletionChunk(Struct, forbid_unknown_fields=True, omit_defaults=True):
+    id: str
+    object: Literal["chat.completion.chunk"]
+    created: int
+    model: str
+    # Empty only in the usage chunk that `stream_options.include_usage` adds at the end.
+    choices: list[ChunkChoice]
+    # null on every chunk but that last one when the client asked for usage; absent otherwise.
+    usage: Usage | UnsetType | None = UNSET
+
+
+class ErrorDetail(Struct, forbid_unknown_fields=True):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorBody(Struct, forbid_unknown_fields=True):
+    """Before a stream: the body of a non-2xx answer. During one: a `data:` event, then close."""
+
+    error: ErrorDetail
