@@ -420,8 +420,6 @@ def test_the_guard_sees_a_bad_union():
     )
     nested = inspect.StructType(
         cls=ChatCompletionRequest,
-        fields=(
-            inspect.Field(name="content", encode_name="content", type=bad, required=True),
-        ),
+        fields=(inspect.Field(name="content", encode_name="content", type=bad, required=True),),
     )
     assert pattern_unions(nested) == [repr(bad)]
