@@ -423,3 +423,16 @@ def test_the_guard_sees_a_bad_union():
         fields=(inspect.Field(name="content", encode_name="content", type=bad, required=True),),
     )
     assert pattern_unions(nested) == [repr(bad)]
+
+
+def test_the_openapi_document_describes_the_request(client):
+    schemas = client.get("/docs/openapi.json").json()["components"]["schemas"]
+    request_schema = schemas["ChatCompletionRequest"]
+    properties = request_schema["properties"]
+    assert request_schema["required"] == ["messages", "model"]
+    assert len(properties["messages"]["items"]["oneOf"]) == 5
+    assert properties["temperature"]["maximum"] == 2.0
+    for field in ROUTING_FIELDS:
+        assert properties[field]["description"].startswith("Refused with 400")
+    for field in schema.IGNORED_FIELDS:
+        assert properties[field]["description"] == "Accepted for compatibility and ignored."
