@@ -10,8 +10,6 @@ from typing import Any
 
 from local.emulator.app import create_app
 from local.emulator.config import (
-    DEFAULT_CHAT_MODEL,
-    DEFAULT_EMBED_MODEL,
     DEFAULT_PORT,
     EmulatorConfig,
 )
@@ -26,27 +24,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    defaults = EmulatorConfig()
     parser.add_argument(
         "--model",
         action="append",
         default=[],
         metavar="NAME",
-        help=f"extra chat model name, repeatable ({DEFAULT_CHAT_MODEL} is always served)",
+        help=f"extra chat model name, repeatable ({', '.join(defaults.chat_models)} always served)",
+    )
+    parser.add_argument(
+        "--think-model",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="extra thinking chat model name, repeatable "
+        f"({', '.join(defaults.thinking_models)} always served)",
     )
     parser.add_argument(
         "--embed-model",
         action="append",
         default=[],
-        metavar="NAME",
-        help=f"extra embedding model name, repeatable ({DEFAULT_EMBED_MODEL} is always served)",
+        metavar="NAME[=DIM]",
+        help="extra embedding model, repeatable, with its vector size (default 384) "
+        f"({', '.join(defaults.embed_models)} always served)",
     )
     parser.add_argument("--token-delay", type=float, metavar="SECONDS", help="pause per token")
     parser.add_argument("--require-api-key", metavar="KEY", help="require Bearer KEY")
     parser.add_argument("--fail-status", type=int, metavar="STATUS", help="fail model calls")
-    for fault in ("reset", "error", "stall", "bad-json"):
+    for fault in ("reset", "error", "stall", "bad-json", "huge-chunk"):
         parser.add_argument(
             f"--{fault}-after", type=int, metavar="K", help=f"{fault} after K chunks"
         )
+    parser.add_argument(
+        "--unknown-fields", action="store_true", help="add unknown fields to every chunk"
+    )
+    parser.add_argument("--endless", action="store_true", help="streams never end")
     parser.add_argument(
         "--stall-max", type=float, default=120.0, metavar="SECONDS", help="longest stall"
     )
@@ -64,16 +76,36 @@ def build_config(args: argparse.Namespace) -> EmulatorConfig:
         "error_after": args.error_after,
         "stall_after": args.stall_after,
         "bad_json_after": args.bad_json_after,
+        "huge_chunk_after": args.huge_chunk_after,
+        "unknown_fields": args.unknown_fields or None,
+        "endless": args.endless or None,
     }
     faults = Faults().with_changes({k: v for k, v in settings.items() if v is not None})
+    defaults = EmulatorConfig()
+    embed = [_embed_model(spec) for spec in args.embed_model]
     return EmulatorConfig(
         host=args.host,
         port=args.port,
-        chat_models=(DEFAULT_CHAT_MODEL, *args.model),
-        embed_models=(DEFAULT_EMBED_MODEL, *args.embed_model),
+        chat_models=(*defaults.chat_models, *args.model),
+        thinking_models=(*defaults.thinking_models, *args.think_model),
+        embed_models=(*defaults.embed_models, *(name for name, _ in embed)),
+        embed_dimensions=(
+            *defaults.embed_dimensions,
+            *((name, size) for name, size in embed if size is not None),
+        ),
         faults=faults,
         stall_max_seconds=args.stall_max,
     )
+
+
+def _embed_model(spec: str) -> tuple[str, int | None]:
+    """`name` or `name=768`; raises ValueError for a size that is not a positive integer."""
+    name, sep, size = spec.partition("=")
+    if not sep:
+        return name, None
+    if not size.isdigit() or int(size) < 1:
+        raise ValueError(f"--embed-model {spec}: the size after '=' must be a positive integer")
+    return name, int(size)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -23,6 +23,10 @@ _CHAT_TEMPLATE = "{{ range .Messages }}<|{{ .Role }}|>\n{{ .Content }}\n{{ end }
 class ModelEntry:
     name: str
     kind: ModelKind
+    # A chat model that streams `thinking` when asked (`think`); others refuse `think`.
+    thinking: bool = False
+    # An embedding model's vector size.
+    dimensions: int = EMBEDDING_DIM
 
     @property
     def digest(self) -> str:
@@ -34,7 +38,10 @@ class ModelEntry:
 
     @property
     def capabilities(self) -> list[str]:
-        return ["embedding"] if self.kind == "embed" else ["completion"]
+        if self.kind == "embed":
+            return ["embedding"]
+        # Every emulated chat model takes tools and images; some think.
+        return ["completion", "tools", "vision", *(["thinking"] if self.thinking else [])]
 
     @property
     def family(self) -> str:
@@ -89,7 +96,7 @@ class ModelEntry:
                 "general.architecture": arch,
                 "general.parameter_count": 22_565_376 if self.kind == "embed" else 3_212_749_888,
                 f"{arch}.context_length": self.context_length,
-                f"{arch}.embedding_length": EMBEDDING_DIM if self.kind == "embed" else 3072,
+                f"{arch}.embedding_length": self.dimensions if self.kind == "embed" else 3072,
             },
             "capabilities": self.capabilities,
             "modified_at": _MODIFIED_AT,
@@ -111,16 +118,25 @@ def normalise_name(name: str) -> str:
 
 
 class ModelCatalog:
-    def __init__(self, chat_models: Iterable[str], embed_models: Iterable[str]) -> None:
+    def __init__(
+        self,
+        chat_models: Iterable[str],
+        embed_models: Iterable[str],
+        thinking_models: Iterable[str] = (),
+        embed_dimensions: Mapping[str, int] | None = None,
+    ) -> None:
         self._entries: dict[str, ModelEntry] = {}
-        groups: tuple[tuple[ModelKind, Iterable[str]], ...] = (
-            ("chat", chat_models),
-            ("embed", embed_models),
-        )
-        for kind, names in groups:
-            for name in names:
-                canonical = normalise_name(name)
-                self._entries[canonical] = ModelEntry(canonical, kind)
+        for name in chat_models:
+            canonical = normalise_name(name)
+            self._entries[canonical] = ModelEntry(canonical, "chat")
+        for name in thinking_models:
+            canonical = normalise_name(name)
+            self._entries[canonical] = ModelEntry(canonical, "chat", thinking=True)
+        sizes = {normalise_name(name): size for name, size in (embed_dimensions or {}).items()}
+        for name in embed_models:
+            canonical = normalise_name(name)
+            size = sizes.get(canonical, EMBEDDING_DIM)
+            self._entries[canonical] = ModelEntry(canonical, "embed", dimensions=size)
 
     @property
     def entries(self) -> list[ModelEntry]:

@@ -7,7 +7,11 @@ from dataclasses import dataclass, field
 from local.emulator.faults import Faults
 
 DEFAULT_CHAT_MODEL = "emulator-chat:latest"
+DEFAULT_THINK_MODEL = "emulator-think:latest"
 DEFAULT_EMBED_MODEL = "emulator-embed:latest"
+# The rag function's default embedding model, at its real size.
+NOMIC_EMBED_MODEL = "nomic-embed-text:latest"
+NOMIC_DIMENSIONS = 768
 DEFAULT_PORT = 11434  # Ollama's own port, so clients need no extra configuration.
 
 
@@ -16,7 +20,11 @@ class EmulatorConfig:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     chat_models: tuple[str, ...] = (DEFAULT_CHAT_MODEL,)
-    embed_models: tuple[str, ...] = (DEFAULT_EMBED_MODEL,)
+    # Chat models that stream `thinking` when asked to.
+    thinking_models: tuple[str, ...] = (DEFAULT_THINK_MODEL,)
+    embed_models: tuple[str, ...] = (DEFAULT_EMBED_MODEL, NOMIC_EMBED_MODEL)
+    # Embedding sizes other than the default 384, as (model, dimensions) pairs.
+    embed_dimensions: tuple[tuple[str, int], ...] = ((NOMIC_EMBED_MODEL, NOMIC_DIMENSIONS),)
     # The baseline faults; `/_emulator/reset` returns to these.
     faults: Faults = field(default_factory=Faults)
     # A stalled stream gives up (drops the connection) after this long at most.
@@ -30,3 +38,5 @@ class EmulatorConfig:
             raise ValueError("stall_max_seconds must be positive")
         if self.history_limit < 1:
             raise ValueError("history_limit must be at least 1")
+        if any(size < 1 for _, size in self.embed_dimensions):
+            raise ValueError("embedding dimensions must be at least 1")

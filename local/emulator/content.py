@@ -48,23 +48,81 @@ def message_text(content: Any) -> str:
     return ""
 
 
-def reply_text(prompt: str) -> str:
+def reply_text(prompt: str, images: int = 0) -> str:
     # Whitespace is normalised so the reply's tokens are trivially predictable.
     words = prompt.split()
-    return f"{REPLY_PREFIX} {' '.join(words)}" if words else EMPTY_REPLY
-
-
-def last_user_text(messages: Iterable[Mapping[str, Any]]) -> str:
-    text = ""
-    for message in messages:
-        if message.get("role") == "user":
-            text = message_text(message.get("content"))
+    text = f"{REPLY_PREFIX} {' '.join(words)}" if words else EMPTY_REPLY
+    if images:
+        # So a test can prove images arrived where the model looks for them.
+        text += f" ({images} image{'' if images == 1 else 's'})"
     return text
 
 
-def expected_reply(messages: Iterable[Mapping[str, Any]]) -> list[str]:
+def last_user_message(messages: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    found = None
+    for message in messages:
+        if message.get("role") == "user":
+            found = message
+    return found
+
+
+def last_user_text(messages: Iterable[Mapping[str, Any]]) -> str:
+    message = last_user_message(messages)
+    return "" if message is None else message_text(message.get("content"))
+
+
+def count_images(message: Mapping[str, Any]) -> int:
+    """Images on one message: Ollama's `images` list, or OpenAI `image_url` content parts."""
+    images = message.get("images")
+    count = len(images) if isinstance(images, list) else 0
+    content = message.get("content")
+    if isinstance(content, list):
+        count += sum(
+            1 for part in content if isinstance(part, Mapping) and part.get("type") == "image_url"
+        )
+    return count
+
+
+def tool_result_text(messages: Sequence[Mapping[str, Any]]) -> str | None:
+    """What the model says when the conversation ends with a tool's answer, else None.
+
+    The tool is named as the request named it: Ollama's `tool_name`, or (OpenAI) the call that
+    `tool_call_id` answers, so a test can see that a translation kept the link.
+    """
+    if not messages or messages[-1].get("role") != "tool":
+        return None
+    last = messages[-1]
+    name = last.get("tool_name") or last.get("name") or _called_name(messages, last)
+    words = message_text(last.get("content")).split()
+    said = f"said: {' '.join(words)}" if words else "said nothing."
+    return f"Tool {name or 'unknown'} {said}"
+
+
+def _called_name(messages: Sequence[Mapping[str, Any]], answer: Mapping[str, Any]) -> str | None:
+    wanted = answer.get("tool_call_id")
+    for message in reversed(messages):
+        for call in message.get("tool_calls") or ():
+            if isinstance(call, Mapping) and call.get("id") == wanted:
+                function = call.get("function")
+                if isinstance(function, Mapping) and isinstance(function.get("name"), str):
+                    return str(function["name"])
+    return None
+
+
+def plain_reply_text(messages: Sequence[Mapping[str, Any]]) -> str:
+    """The text reply (no tools offered, no format, no thinking) to `messages`."""
+    tool_reply = tool_result_text(messages)
+    if tool_reply is not None:
+        return tool_reply
+    message = last_user_message(messages)
+    if message is None:
+        return reply_text("")
+    return reply_text(message_text(message.get("content")), count_images(message))
+
+
+def expected_reply(messages: Sequence[Mapping[str, Any]]) -> list[str]:
     """Tokens the chat model streams for `messages`: one streamed chunk per token."""
-    return split_tokens(reply_text(last_user_text(messages)))
+    return split_tokens(plain_reply_text(messages))
 
 
 def expected_generate_reply(prompt: str) -> list[str]:
@@ -81,15 +139,19 @@ def token_ids(tokens: Iterable[str]) -> list[int]:
     return [_stable_int(token.strip().encode()) % _VOCAB_SIZE for token in tokens]
 
 
-def embed_text(text: str, dimensions: int = EMBEDDING_DIM) -> list[float]:
-    """Unit-length feature-hashed bag of lowercased words.
+def embed_text(
+    text: str, dimensions: int | None = None, *, model_dimensions: int = EMBEDDING_DIM
+) -> list[float]:
+    """Unit-length feature-hashed bag of lowercased words, in a model's `model_dimensions`.
 
     Texts sharing words get a clearly positive cosine similarity; texts sharing none stay
     near zero. `dimensions` truncates before normalising, like Ollama's `dimensions` option.
     """
-    if not 1 <= dimensions <= EMBEDDING_DIM:
-        raise ValueError(f"dimensions must be between 1 and {EMBEDDING_DIM}")
-    vector = [0.0] * EMBEDDING_DIM
+    if dimensions is None:
+        dimensions = model_dimensions
+    if not 1 <= dimensions <= model_dimensions:
+        raise ValueError(f"dimensions must be between 1 and {model_dimensions}")
+    vector = [0.0] * model_dimensions
     # An empty text still has to map to a unit vector, so it hashes a sentinel word.
     words = _WORD_PATTERN.findall(text.lower()) or ["\x00"]
     for word in words:
@@ -97,7 +159,7 @@ def embed_text(text: str, dimensions: int = EMBEDDING_DIM) -> list[float]:
         for slot in range(_SLOTS_PER_WORD):
             value = int.from_bytes(digest[4 * slot : 4 * slot + 4], "big")
             sign = 1.0 if value & 1 else -1.0
-            vector[(value >> 1) % EMBEDDING_DIM] += sign
+            vector[(value >> 1) % model_dimensions] += sign
     return _normalised(vector[:dimensions])
 
 

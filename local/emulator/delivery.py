@@ -7,14 +7,20 @@ mean the same thing on both.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+
 from local.emulator.asgi import Connection, ConnectionDropped
-from local.emulator.faults import BreakKind, Faults
+from local.emulator.faults import HUGE_CHUNK_BYTES, BreakKind, Faults
 from local.emulator.routing import AnyReply, Reply, StreamReply, WholeReply, json_reply
 from local.emulator.state import EmulatorState
 from local.emulator.stats import EmulatorStats, StreamOutcome
 from local.emulator.wire import Dialect, dumps, error_payload
 
 INJECTED_ERROR = "an error was encountered while running the model: emulated fault"
+# What an endless stream keeps saying, and how fast when no token_delay is set.
+ENDLESS_WORD = " more"
+ENDLESS_TOKEN_DELAY = 0.005
 
 
 async def deliver(conn: Connection, reply: AnyReply, faults: Faults, state: EmulatorState) -> None:
@@ -46,22 +52,36 @@ async def _deliver_stream(
 ) -> None:
     dialect = reply.dialect
     brk = faults.first_break()
+    filler = reply.filler
+    huge_at = faults.huge_chunk_after if filler is not None else None
+    endless = faults.endless and filler is not None
+    deadline = time.monotonic() + state.config.stall_max_seconds
     await conn.start(200, dialect.media_type)
     state.stats.stream_started()
     outcome = _Outcome(state.stats)
     try:
         sent = 0
-        for frame in reply.frames:
+        for frame, extra in _frames(reply, endless):
+            if huge_at == sent and filler is not None:
+                huge_at = None
+                # An extra line, not counted: other faults' thresholds keep their meaning.
+                await conn.write(filler("x" * HUGE_CHUNK_BYTES))
             if brk is not None and brk[1] == sent:
                 await _break_stream(conn, brk[0], dialect, frame, state, outcome)
                 return
-            if faults.token_delay and await conn.pause(faults.token_delay) != "elapsed":
+            delay = max(faults.token_delay, ENDLESS_TOKEN_DELAY if extra else 0.0)
+            if delay and await conn.pause(delay) != "elapsed":
                 _raise_if_closing(state)
                 return
             if conn.gone:
                 return
+            if extra and time.monotonic() > deadline:
+                outcome.record("faulted")
+                raise ConnectionDropped("endless stream reached its time cap")
             await conn.write(frame)
             sent += 1
+        if huge_at == sent and filler is not None:
+            await conn.write(filler("x" * HUGE_CHUNK_BYTES))
         tail = reply.tail()
         if brk is not None and brk[1] == sent:
             await _break_stream(conn, brk[0], dialect, tail[0], state, outcome)
@@ -74,6 +94,16 @@ async def _deliver_stream(
         # Whatever left early without saying otherwise (the client hanging up, cancellation,
         # server shutdown) means the stream never reached its end.
         outcome.record("abandoned")
+
+
+def _frames(reply: StreamReply, endless: bool) -> Iterator[tuple[bytes, bool]]:
+    """The reply's frames, then (endless) filler tokens for ever; True marks the filler."""
+    for frame in reply.frames:
+        yield frame, False
+    if endless and reply.filler is not None:
+        filler = reply.filler(ENDLESS_WORD)
+        while True:
+            yield filler, True
 
 
 async def _break_stream(
@@ -100,7 +130,11 @@ async def _break_stream(
 async def _deliver_whole(
     conn: Connection, reply: WholeReply, faults: Faults, state: EmulatorState
 ) -> None:
-    brk = faults.first_break()
+    if faults.endless:
+        # A reply that never ends, unstreamed, is one that never arrives.
+        brk: tuple[BreakKind, int] | None = ("stall", 0)
+    else:
+        brk = faults.first_break()
     fires = brk is not None and brk[1] <= reply.units
     units_before_break = brk[1] if brk is not None and fires else reply.units
     # Even a zero-token reply (embeddings) takes one token's time, so latency is testable.

@@ -3,6 +3,10 @@
 A "break" fault (reset, stall, error, bad JSON) fires once `k` content chunks have been sent
 and more output is still due: with a 5-token reply, `reset_after=5` drops the connection just
 before the final `done` line, and `reset_after=6` never fires.
+
+The hostile-upstream faults change what a stream carries rather than how it ends:
+`huge_chunk_after=k` adds one content line of `HUGE_CHUNK_BYTES` after k chunks,
+`unknown_fields` puts unknown fields into every chunk, and `endless` never sends the end.
 """
 
 from __future__ import annotations
@@ -24,6 +28,13 @@ _BREAK_FIELDS: tuple[tuple[BreakKind, str], ...] = (
     ("bad_json", "bad_json_after"),
 )
 _MAX_TOKEN_DELAY = 60.0
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+_FLAGS = frozenset({"unknown_fields", "endless"})
+# Far over the 1 MiB line cap a gateway should enforce.
+HUGE_CHUNK_BYTES = 2 * 1024 * 1024
+# What `unknown_fields` adds at every level of every chunk: a relay must drop it.
+UNKNOWN_FIELD = "evil"
+UNKNOWN_VALUE = "<script>alert('emulated')</script>"
 
 
 @dataclass(frozen=True)
@@ -35,6 +46,9 @@ class Faults:
     bad_json_after: int | None = None
     fail_status: int | None = None
     require_api_key: str | None = None
+    huge_chunk_after: int | None = None
+    unknown_fields: bool = False
+    endless: bool = False
 
     def with_changes(self, changes: Mapping[str, Any]) -> Faults:
         """A copy with `changes` applied; a `None` value clears a setting.
@@ -84,6 +98,8 @@ def parse_fault_header(value: str) -> dict[str, Any]:
 
 
 def _coerce(name: str, value: Any) -> Any:
+    if name in _FLAGS:
+        return _flag(name, value)
     if value is None:
         return 0.0 if name == "token_delay" else None
     if name == "token_delay":
@@ -102,6 +118,14 @@ def _coerce(name: str, value: Any) -> Any:
     elif count < 0:
         raise ValueError(f"{name} must be >= 0")
     return count
+
+
+def _flag(name: str, value: Any) -> bool:
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _BOOLEANS:
+        return _BOOLEANS[value.strip().lower()]
+    raise ValueError(f"{name} must be true or false")
 
 
 def _number(name: str, value: Any, kind: type[int] | type[float]) -> float:

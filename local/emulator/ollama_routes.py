@@ -13,11 +13,12 @@ from local.emulator.content import (
     count_tokens,
     embed_text,
     expected_generate_reply,
-    expected_reply,
     prompt_token_count,
     split_tokens,
     token_ids,
 )
+from local.emulator.faults import UNKNOWN_FIELD, UNKNOWN_VALUE
+from local.emulator.replies import ToolCall, plan_chat
 from local.emulator.routing import (
     HttpError,
     Reply,
@@ -115,9 +116,11 @@ async def chat(ctx: RequestContext) -> Reply | StreamReply | WholeReply:
     stream = check.flag(body, "stream", default=True)
     options = check.optional(body, "options", dict, "an object") or {}
     limit = check.token_limit(options.get("num_predict"), "num_predict")
-    check.optional(body, "tools", list, "a list")
-    check.optional(body, "format", (str, dict), "a string or a JSON schema")
+    tools = check.optional(body, "tools", list, "a list") or []
+    format_ = check.ollama_format(body)
     check.optional(body, "think", (bool, str), "a boolean or a level")
+    think = check.think_level(body.get("think"), entry, name)
+    images = check.ollama_images(messages)
     keep_alive = check.keep_alive(body)
     ctx.state.mark_loaded(entry, keep_alive)
     if not messages:
@@ -127,23 +130,56 @@ async def chat(ctx: RequestContext) -> Reply | StreamReply | WholeReply:
             {"model": name, "created_at": now_rfc3339(), "message": message}
             | {"done": True, "done_reason": _load_reason(keep_alive)}
         )
+    ctx.state.stats.record_images(images)
+    plan = plan_chat(messages, tools=tools, format_=format_, think=think, limit=limit)
     timer = _Timer(ctx.started_ns)
-    tokens, truncated = check.limit_tokens(expected_reply(messages), limit)
     prompt_count = prompt_token_count(messages)
+    hostile = ctx.faults.unknown_fields
 
-    def chunk(content: str, done: bool) -> dict[str, Any]:
-        message = {"role": "assistant", "content": content}
-        return {"model": name, "created_at": now_rfc3339(), "message": message, "done": done}
+    def chunk(fields: dict[str, Any], done: bool) -> dict[str, Any]:
+        message = {"role": "assistant", "content": ""} | fields
+        payload = {"model": name, "created_at": now_rfc3339(), "message": message, "done": done}
+        if hostile:
+            payload[UNKNOWN_FIELD] = message[UNKNOWN_FIELD] = UNKNOWN_VALUE
+        return payload
 
-    def final(content: str) -> dict[str, Any]:
-        reason = "length" if truncated else "stop"
-        return (
-            chunk(content, True) | {"done_reason": reason} | timer.fields(prompt_count, len(tokens))
-        )
+    def final(fields: dict[str, Any]) -> dict[str, Any]:
+        reason = "length" if plan.truncated else "stop"
+        counts = timer.fields(prompt_count, plan.eval_count)
+        return chunk(fields, True) | {"done_reason": reason} | counts
+
+    def parts() -> Iterator[dict[str, Any]]:
+        for token in plan.thinking:
+            yield {"thinking": token}
+        if plan.tool_call is not None:
+            # Ollama sends a call whole, in one chunk, with its arguments as an object.
+            yield {"tool_calls": [_call(plan.tool_call)]}
+        for token in plan.content:
+            yield {"content": token}
 
     if stream:
-        return _token_stream(tokens, timer, lambda t: chunk(t, False), lambda: final(""))
-    return WholeReply(OLLAMA, len(tokens), lambda: final("".join(tokens)))
+
+        def frames() -> Iterator[bytes]:
+            for fields in parts():
+                timer.token()
+                yield OLLAMA.frame(chunk(fields, False))
+
+        return StreamReply(
+            OLLAMA,
+            frames(),
+            lambda: [OLLAMA.frame(final({}))],
+            filler=lambda text: OLLAMA.frame(chunk({"content": text}, False)),
+        )
+    whole: dict[str, Any] = {"content": "".join(plan.content)}
+    if plan.thinking:
+        whole["thinking"] = "".join(plan.thinking)
+    if plan.tool_call is not None:
+        whole["tool_calls"] = [_call(plan.tool_call)]
+    return WholeReply(OLLAMA, plan.units, lambda: final(whole))
+
+
+def _call(call: ToolCall) -> dict[str, Any]:
+    return {"function": {"name": call.name, "arguments": call.arguments}}
 
 
 async def generate(ctx: RequestContext) -> Reply | StreamReply | WholeReply:
@@ -168,8 +204,13 @@ async def generate(ctx: RequestContext) -> Reply | StreamReply | WholeReply:
     tokens, truncated = check.limit_tokens(expected_generate_reply(prompt), limit)
     prompt_count = count_tokens(prompt)
 
+    hostile = ctx.faults.unknown_fields
+
     def chunk(response: str, done: bool) -> dict[str, Any]:
-        return {"model": name, "created_at": now_rfc3339(), "response": response, "done": done}
+        payload = {"model": name, "created_at": now_rfc3339(), "response": response, "done": done}
+        if hostile:
+            payload[UNKNOWN_FIELD] = UNKNOWN_VALUE
+        return payload
 
     def final(response: str) -> dict[str, Any]:
         # Ollama hands back the conversation so far as token ids, to resume from later.
@@ -201,14 +242,19 @@ def _token_stream(
             timer.token()
             yield OLLAMA.frame(chunk(token))
 
-    return StreamReply(OLLAMA, frames(), lambda: [OLLAMA.frame(final())])
+    return StreamReply(
+        OLLAMA,
+        frames(),
+        lambda: [OLLAMA.frame(final())],
+        filler=lambda text: OLLAMA.frame(chunk(text)),
+    )
 
 
 async def embed(ctx: RequestContext) -> Reply | WholeReply:
     body = ctx.json_object()
     name, entry = check.require_model(ctx, body, "embeddings")
     inputs = check.text_inputs(body)
-    size = check.dimensions(body)
+    size = check.dimensions(body, entry)
     check.optional(body, "truncate", bool, "a boolean")
     keep_alive = check.keep_alive(body)
     if not inputs:
@@ -217,7 +263,7 @@ async def embed(ctx: RequestContext) -> Reply | WholeReply:
     timer = _Timer(ctx.started_ns)
 
     def render() -> dict[str, Any]:
-        vectors = [embed_text(text, size) for text in inputs]
+        vectors = [embed_text(text, size, model_dimensions=entry.dimensions) for text in inputs]
         timings = timer.fields(sum(count_tokens(text) for text in inputs), 0)
         return {
             "model": name,
@@ -239,7 +285,8 @@ async def embeddings(ctx: RequestContext) -> Reply | WholeReply:
     ctx.state.mark_loaded(entry, keep_alive)
     if not prompt:
         return json_reply({"embedding": []})
-    return WholeReply(OLLAMA, 0, lambda: {"embedding": embed_text(prompt)})
+    vector = embed_text(prompt, model_dimensions=entry.dimensions)
+    return WholeReply(OLLAMA, 0, lambda: {"embedding": vector})
 
 
 # Management: answered plausibly so clients are satisfied, counted so tests can prove the

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import struct
 import time
 from collections.abc import Iterator
 from typing import Any
 
 from local.emulator import validation as check
-from local.emulator.content import count_tokens, embed_text, expected_reply, prompt_token_count
+from local.emulator.content import count_tokens, embed_text, prompt_token_count
+from local.emulator.faults import UNKNOWN_FIELD, UNKNOWN_VALUE
+from local.emulator.replies import ToolCall, plan_chat
 from local.emulator.routing import (
     HttpError,
     Reply,
@@ -60,15 +64,24 @@ async def chat_completions(ctx: RequestContext) -> StreamReply | WholeReply:
     limit = check.optional(body, key, int, "an integer")
     if limit is not None and limit < 1:
         raise HttpError(400, f"{key} must be at least 1")
+    tools = check.optional(body, "tools", list, "a list") or []
+    format_ = check.openai_format(body)
+    think = check.reasoning_level(body, entry, name)
+    images = check.openai_images(messages)
     ctx.state.mark_loaded(entry, None)
-    tokens, truncated = check.limit_tokens(expected_reply(messages), limit)
-    finish_reason = "length" if truncated else "stop"
+    ctx.state.stats.record_images(images)
+    plan = plan_chat(messages, tools=tools, format_=format_, think=think, limit=limit)
+    if plan.tool_call is not None:
+        finish_reason = "tool_calls"
+    else:
+        finish_reason = "length" if plan.truncated else "stop"
     prompt_tokens = prompt_token_count(messages)
     usage = {
         "prompt_tokens": prompt_tokens,
-        "completion_tokens": len(tokens),
-        "total_tokens": prompt_tokens + len(tokens),
+        "completion_tokens": plan.eval_count,
+        "total_tokens": prompt_tokens + plan.eval_count,
     }
+    hostile = ctx.faults.unknown_fields
     # One id and one timestamp per completion: every chunk of a stream repeats them.
     head: dict[str, Any] = {
         "id": f"chatcmpl-{ctx.state.next_id()}",
@@ -78,20 +91,43 @@ async def chat_completions(ctx: RequestContext) -> StreamReply | WholeReply:
         "system_fingerprint": _FINGERPRINT,
     }
     if not stream:
-        message = {"role": "assistant", "content": "".join(tokens)}
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(plan.content)}
+        if plan.thinking:
+            # Ollama's name for it; OpenAI-compatible servers differ (reasoning_content).
+            message["reasoning"] = "".join(plan.thinking)
+        if plan.tool_call is not None:
+            message["tool_calls"] = [_call(plan.tool_call, 0)]
         choice = {"index": 0, "message": message, "finish_reason": finish_reason}
-        return WholeReply(OPENAI, len(tokens), lambda: head | {"choices": [choice], "usage": usage})
+        payload = head | {"choices": [choice], "usage": usage}
+        if hostile:
+            payload[UNKNOWN_FIELD] = choice[UNKNOWN_FIELD] = message[UNKNOWN_FIELD] = UNKNOWN_VALUE
+        return WholeReply(OPENAI, plan.units, lambda: payload)
 
     def chunk(choices: list[dict[str, Any]], usage_value: dict[str, int] | None) -> bytes:
         payload = head | {"choices": choices}
         if include_usage:
             payload["usage"] = usage_value
+        if hostile:
+            payload[UNKNOWN_FIELD] = UNKNOWN_VALUE
+            for choice in choices:
+                choice[UNKNOWN_FIELD] = choice["delta"][UNKNOWN_FIELD] = UNKNOWN_VALUE
         return OPENAI.frame(payload)
 
+    first = [True]
+
+    def delta_chunk(delta: dict[str, Any]) -> bytes:
+        if first[0]:
+            first[0] = False
+            delta = {"role": "assistant"} | delta
+        return chunk([{"index": 0, "delta": delta, "finish_reason": None}], None)
+
     def frames() -> Iterator[bytes]:
-        for index, token in enumerate(tokens):
-            delta = {"role": "assistant", "content": token} if index == 0 else {"content": token}
-            yield chunk([{"index": 0, "delta": delta, "finish_reason": None}], None)
+        for token in plan.thinking:
+            yield delta_chunk({"content": "", "reasoning": token})
+        if plan.tool_call is not None:
+            yield delta_chunk({"content": "", "tool_calls": [_call(plan.tool_call, 0)]})
+        for token in plan.content:
+            yield delta_chunk({"content": token})
 
     def tail() -> list[bytes]:
         closing = [chunk([{"index": 0, "delta": {}, "finish_reason": finish_reason}], None)]
@@ -99,7 +135,19 @@ async def chat_completions(ctx: RequestContext) -> StreamReply | WholeReply:
             closing.append(chunk([], usage))
         return [*closing, SSE_DONE]
 
-    return StreamReply(OPENAI, frames(), tail)
+    return StreamReply(OPENAI, frames(), tail, filler=lambda text: delta_chunk({"content": text}))
+
+
+def _call(call: ToolCall, index: int) -> dict[str, Any]:
+    arguments = json.dumps(call.arguments, separators=(",", ":"))
+    # Deterministic, like everything the emulator says.
+    digest = hashlib.blake2b(f"{call.name}{arguments}".encode(), digest_size=4).hexdigest()
+    return {
+        "id": f"call_{digest}",
+        "index": index,
+        "type": "function",
+        "function": {"name": call.name, "arguments": arguments},
+    }
 
 
 async def create_embeddings(ctx: RequestContext) -> WholeReply:
@@ -108,7 +156,7 @@ async def create_embeddings(ctx: RequestContext) -> WholeReply:
     inputs = check.text_inputs(body)
     if not inputs:
         raise HttpError(400, "invalid input")
-    size = check.dimensions(body)
+    size = check.dimensions(body, entry)
     encoding = check.optional(body, "encoding_format", str, "a string") or "float"
     if encoding not in ("float", "base64"):
         raise HttpError(400, "encoding_format must be 'float' or 'base64'")
@@ -120,7 +168,9 @@ async def create_embeddings(ctx: RequestContext) -> WholeReply:
             {
                 "object": "embedding",
                 "index": index,
-                "embedding": _encode(embed_text(text, size), encoding),
+                "embedding": _encode(
+                    embed_text(text, size, model_dimensions=entry.dimensions), encoding
+                ),
             }
             for index, text in enumerate(inputs)
         ]

@@ -48,6 +48,8 @@ class StreamReply:
     frames: Iterator[bytes]
     # Called after the last content frame, so final durations and counts are real.
     tail: Callable[[], list[bytes]]
+    # A content frame carrying any text: what the huge-chunk and endless faults send.
+    filler: Callable[[str], bytes] | None = None
 
 
 @dataclass

@@ -21,7 +21,12 @@ _FOREVER = datetime(2318, 1, 1, tzinfo=UTC)
 class EmulatorState:
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
-        self.catalog = ModelCatalog(config.chat_models, config.embed_models)
+        self.catalog = ModelCatalog(
+            config.chat_models,
+            config.embed_models,
+            config.thinking_models,
+            dict(config.embed_dimensions),
+        )
         self.stats = EmulatorStats(config.history_limit)
         # Set (from any thread) when the server is shutting down, so stalls and delays end.
         self.closing = threading.Event()

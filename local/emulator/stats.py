@@ -47,6 +47,7 @@ class EmulatorStats:
         self._streams: Counter[str] = Counter()
         self._recent: deque[RequestRecord] = deque(maxlen=history_limit)
         self._bodies: dict[str, deque[Any]] = {}
+        self._images = 0
 
     # Recording, called by the server.
 
@@ -64,6 +65,12 @@ class EmulatorStats:
             bodies.append(copy.deepcopy(body))
             self._changed.notify_all()
 
+    def record_images(self, count: int) -> None:
+        if count:
+            with self._changed:
+                self._images += count
+                self._changed.notify_all()
+
     def stream_started(self) -> None:
         self._bump_stream("started")
 
@@ -77,6 +84,7 @@ class EmulatorStats:
             self._streams.clear()
             self._recent.clear()
             self._bodies.clear()
+            self._images = 0
             self._changed.notify_all()
 
     # Reading, called by tests (any thread).
@@ -118,6 +126,12 @@ class EmulatorStats:
     def streams_faulted(self) -> int:
         """Streams cut short by an injected fault (reset, stall giving up, error, bad JSON)."""
         return self._stream_count("faulted")
+
+    @property
+    def images_seen(self) -> int:
+        """Images that arrived on chat requests (Ollama `images`, or `/v1` image parts)."""
+        with self._changed:
+            return self._images
 
     @property
     def recent_requests(self) -> list[RequestRecord]:
@@ -163,6 +177,7 @@ class EmulatorStats:
                     "abandoned": self._streams["abandoned"],
                     "faulted": self._streams["faulted"],
                 },
+                "images_seen": self._images,
                 "recent_requests": [asdict(record) for record in self._recent],
                 "bodies": {
                     route: copy.deepcopy(list(bodies)) for route, bodies in self._bodies.items()

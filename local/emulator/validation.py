@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import binascii
 import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal
 
 from local.emulator.catalog import ModelEntry
-from local.emulator.content import EMBEDDING_DIM
 from local.emulator.routing import HttpError, RequestContext
 
 Use = Literal["chat", "generate", "embeddings"]
+
+_THINK_LEVELS = ("high", "medium", "low")
+_EFFORTS = ("high", "medium", "low", "none")
+# The data URLs Ollama's OpenAI layer decodes (openai/openai.go).
+_IMAGE_DATA_URL = re.compile(r"data:(?:image/(?:jpeg|jpg|png|webp))?;base64,")
 
 _GO_DURATION = re.compile(r"([-+]?)((?:\d+(?:\.\d*)?(?:ns|us|µs|ms|s|m|h))+)")
 _GO_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?)(ns|us|µs|ms|s|m|h)")
@@ -65,13 +70,116 @@ def token_limit(value: Any, key: str) -> int | None:
     return None if value < 0 else value
 
 
-def dimensions(body: Mapping[str, Any]) -> int:
+def dimensions(body: Mapping[str, Any], entry: ModelEntry) -> int:
     value = optional(body, "dimensions", int, "an integer")
     if value is None:
-        return EMBEDDING_DIM
-    if not 1 <= value <= EMBEDDING_DIM:
-        raise HttpError(400, f"dimensions must be between 1 and {EMBEDDING_DIM}")
+        return entry.dimensions
+    if not 1 <= value <= entry.dimensions:
+        raise HttpError(400, f"dimensions must be between 1 and {entry.dimensions}")
     return int(value)
+
+
+def think_level(value: Any, entry: ModelEntry, name: str) -> str | None:
+    """Ollama's `think`: the level to think at ("default" for true), or None for no thinking."""
+    if value is None or value is False:
+        return None
+    if isinstance(value, str):
+        if value not in _THINK_LEVELS:
+            raise HttpError(
+                400,
+                f'invalid think value: "{value}" (must be "high", "medium", "low", true, or false)',
+            )
+        level = value
+    elif value is True:
+        level = "default"
+    else:
+        raise HttpError(400, "think must be a boolean or a level")
+    if not entry.thinking:
+        raise HttpError(400, f'"{name}" does not support thinking')
+    return level
+
+
+def reasoning_level(body: Mapping[str, Any], entry: ModelEntry, name: str) -> str | None:
+    """`/v1`'s `reasoning_effort` (or `reasoning.effort`) as Ollama's OpenAI layer reads it."""
+    reasoning = body.get("reasoning")
+    # Ollama reads `reasoning` first, then `reasoning_effort`.
+    if isinstance(reasoning, Mapping):
+        effort = reasoning.get("effort")
+    else:
+        effort = body.get("reasoning_effort")
+    if effort is None or effort == "":
+        return None
+    if effort not in _EFFORTS:
+        raise HttpError(
+            400,
+            f'invalid reasoning value: \'{effort}\' (must be "high", "medium", "low", or "none")',
+        )
+    return None if effort == "none" else think_level(effort, entry, name)
+
+
+def ollama_format(body: Mapping[str, Any]) -> str | dict[str, Any] | None:
+    value = optional(body, "format", (str, dict), "a string or a JSON schema")
+    if value in (None, ""):
+        return None
+    if isinstance(value, str) and value != "json":
+        raise HttpError(400, f'invalid format: "{value}" (expected "json" or a JSON schema)')
+    return value  # type: ignore[no-any-return]
+
+
+def openai_format(body: Mapping[str, Any]) -> str | dict[str, Any] | None:
+    value = optional(body, "response_format", dict, "an object")
+    if value is None:
+        return None
+    kind = value.get("type")
+    if kind == "json_object":
+        return "json"
+    if kind == "json_schema":
+        spec = value.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, Mapping) else None
+        return schema if isinstance(schema, dict) else None
+    return None
+
+
+def ollama_images(messages: list[dict[str, Any]]) -> int:
+    """Checks every message's `images` (base64 strings, as Ollama decodes them); the count."""
+    count = 0
+    for message in messages:
+        images = message.get("images")
+        if images is None:
+            continue
+        if not isinstance(images, list) or not all(_is_base64(image) for image in images):
+            raise HttpError(400, "illegal base64 data in images")
+        count += len(images)
+    return count
+
+
+def openai_images(messages: list[dict[str, Any]]) -> int:
+    """Checks `image_url` content parts as Ollama's OpenAI layer does; the count."""
+    count = 0
+    for message in messages:
+        content = message.get("content")
+        for part in content if isinstance(content, list) else ():
+            if not isinstance(part, Mapping) or part.get("type") != "image_url":
+                continue
+            image = part.get("image_url")
+            url = image.get("url") if isinstance(image, Mapping) else image
+            if not isinstance(url, str):
+                raise HttpError(400, "invalid image input")
+            match = _IMAGE_DATA_URL.match(url)
+            if match is None or not _is_base64(url[match.end() :]):
+                raise HttpError(400, "invalid image input")
+            count += 1
+    return count
+
+
+def _is_base64(value: Any) -> bool:
+    if not isinstance(value, str) or not value:
+        return False
+    try:
+        binascii.a2b_base64(value.encode("ascii"), strict_mode=True)
+    except (binascii.Error, UnicodeEncodeError):
+        return False
+    return True
 
 
 def keep_alive(body: Mapping[str, Any]) -> timedelta | None:

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 from datetime import UTC, datetime
 
 import httpx
 import ollama
+import pydantic
 import pytest
 
-from local.emulator import embed_text, expected_generate_reply, expected_reply
+from local.emulator import (
+    embed_text,
+    expected_generate_reply,
+    expected_json,
+    expected_reply,
+    expected_thinking,
+    expected_tool_call,
+)
 from local.emulator.delivery import INJECTED_ERROR
 
 CHAT = "emulator-chat"
+THINK = "emulator-think"
 EMBED = "emulator-embed"
 MESSAGES = [
     {"role": "system", "content": "You are terse."},
@@ -29,7 +40,12 @@ def client(emulator):
 
 def test_list(client):
     models = {model.model: model for model in client.list().models}
-    assert set(models) == {"emulator-chat:latest", "emulator-embed:latest"}
+    assert set(models) == {
+        "emulator-chat:latest",
+        "emulator-think:latest",
+        "emulator-embed:latest",
+        "nomic-embed-text:latest",
+    }
     chat = models["emulator-chat:latest"]
     assert chat.details is not None
     assert chat.details.format == "gguf"
@@ -41,7 +57,13 @@ def test_list(client):
 
 def test_show(client):
     chat = client.show(CHAT)
-    assert chat.capabilities == ["completion"]
+    assert chat.capabilities == ["completion", "tools", "vision"]
+    assert client.show("emulator-think").capabilities == [
+        "completion",
+        "tools",
+        "vision",
+        "thinking",
+    ]
     assert chat.modelinfo is not None
     assert chat.modelinfo["general.architecture"] == "llama"
     assert chat.template
@@ -213,3 +235,148 @@ def test_async_client_mid_stream_error(emulator):
 
     with pytest.raises(ollama.ResponseError, match="emulated fault"):
         asyncio.run(scenario())
+
+
+# Tools, thinking, images, JSON mode, embedding sizes and hostile chunks, through the client.
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+            "required": ["city"],
+        },
+    },
+}
+ASK_TOOL = [{"role": "user", "content": "please call get_weather Paris tomorrow"}]
+
+
+def test_tool_call_whole_in_one_chunk_then_done(client):
+    parts = list(client.chat(model=CHAT, messages=ASK_TOOL, tools=[WEATHER], stream=True))
+    call_chunk, final = parts
+    (call,) = call_chunk.message.tool_calls or []
+    assert call.function.name == "get_weather"
+    assert dict(call.function.arguments) == {"city": "Paris tomorrow", "days": 2}
+    assert call_chunk.message.content == ""
+    assert final.done is True
+    assert final.done_reason == "stop"
+    assert final.eval_count == 1
+
+
+def test_tool_call_matches_the_prediction_without_streaming(client):
+    response = client.chat(model=CHAT, messages=ASK_TOOL, tools=[WEATHER])
+    (call,) = response.message.tool_calls or []
+    expected = expected_tool_call(ASK_TOOL, [WEATHER])
+    assert expected is not None
+    assert (call.function.name, dict(call.function.arguments)) == (
+        expected.name,
+        expected.arguments,
+    )
+
+
+def test_no_tool_call_unless_asked_for_an_offered_tool(client):
+    for text in ("what is the weather", "call get_time now"):
+        response = client.chat(
+            model=CHAT, messages=[{"role": "user", "content": text}], tools=[WEATHER]
+        )
+        assert not response.message.tool_calls
+        assert response.message.content == f"You said: {text}"
+
+
+def test_a_tool_result_is_answered_with_its_content(client):
+    messages = [
+        *ASK_TOOL,
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}],
+        },
+        {"role": "tool", "tool_name": "get_weather", "content": "sunny,  21 C"},
+    ]
+    response = client.chat(model=CHAT, messages=messages, tools=[WEATHER])
+    assert response.message.content == "Tool get_weather said: sunny, 21 C"
+    assert not response.message.tool_calls
+
+
+def test_thinking_streams_first_then_the_answer(client):
+    parts = list(client.chat(model=THINK, messages=MESSAGES, think=True, stream=True))
+    thinking = [p.message.thinking for p in parts if p.message.thinking]
+    content = [p.message.content for p in parts if p.message.content]
+    assert thinking == expected_thinking(MESSAGES)
+    assert content == REPLY
+    first_content = next(i for i, p in enumerate(parts) if p.message.content)
+    assert all(p.message.thinking for p in parts[:first_content])
+    assert parts[-1].eval_count == len(thinking) + len(content)
+
+
+def test_thinking_level_and_non_streamed_thinking(client):
+    response = client.chat(model=THINK, messages=MESSAGES, think="high")
+    assert response.message.thinking == "".join(expected_thinking(MESSAGES, "high"))
+    assert response.message.content == "".join(REPLY)
+
+
+def test_a_thinking_model_without_think_just_answers(client):
+    response = client.chat(model=THINK, messages=MESSAGES)
+    assert not response.message.thinking
+    assert response.message.content == "".join(REPLY)
+
+
+def test_think_on_a_model_that_cannot_is_a_400(client):
+    with pytest.raises(ollama.ResponseError) as caught:
+        client.chat(model=CHAT, messages=MESSAGES, think=True)
+    assert caught.value.status_code == 400
+    assert caught.value.error == '"emulator-chat" does not support thinking'
+    # Turning it off is always fine.
+    assert client.chat(model=CHAT, messages=MESSAGES, think=False).message.content
+
+
+def test_images_arrive_and_are_counted(client, emulator):
+    messages = [{"role": "user", "content": "what is this", "images": [b"\x89PNG fake", b"GIF8"]}]
+    response = client.chat(model=CHAT, messages=messages)
+    assert response.message.content == "You said: what is this (2 images)"
+    assert emulator.stats.images_seen == 2
+    sent = emulator.stats.last_body("/api/chat")["messages"][0]["images"]
+    assert [base64.b64decode(image) for image in sent] == [b"\x89PNG fake", b"GIF8"]
+
+
+def test_json_mode(client):
+    response = client.chat(model=CHAT, messages=MESSAGES, format="json")
+    assert json.loads(response.message.content or "") == {"text": "what is the capital of France"}
+
+
+def test_json_schema_format_gives_a_valid_object(client):
+    class Answer(pydantic.BaseModel):
+        city: str
+        population: int
+        capital: bool
+        tags: list[str]
+
+    response = client.chat(model=CHAT, messages=MESSAGES, format=Answer.model_json_schema())
+    answer = Answer.model_validate_json(response.message.content or "")
+    assert answer.city == "what is the capital of France"
+    assert answer.population == 6
+    assert answer.tags == ["what", "is", "the", "capital", "of", "France"]
+    assert json.loads(response.message.content or "") == expected_json(
+        MESSAGES, Answer.model_json_schema()
+    )
+
+
+def test_nomic_embed_text_has_768_dimensions(client):
+    vector = client.embed(model="nomic-embed-text", input="hello world").embeddings[0]
+    assert len(vector) == 768
+    assert list(vector) == pytest.approx(embed_text("hello world", model_dimensions=768))
+    modelinfo = client.show("nomic-embed-text").modelinfo or {}
+    assert modelinfo["bert.embedding_length"] == 768
+    assert (
+        len(client.embed(model="nomic-embed-text", input="x", dimensions=256).embeddings[0]) == 256
+    )
+
+
+def test_the_client_tolerates_unknown_fields(client, emulator):
+    emulator.set_faults(unknown_fields=True)
+    parts = list(client.chat(model=CHAT, messages=MESSAGES, stream=True))
+    assert [p.message.content for p in parts[:-1]] == REPLY
+    assert parts[-1].done is True

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import openai
 import pytest
 from openai import OpenAI
 
-from local.emulator import embed_text, expected_reply
+from local.emulator import embed_text, expected_json, expected_reply, expected_thinking
 
 CHAT = "emulator-chat"
+THINK = "emulator-think"
 EMBED = "emulator-embed"
 MESSAGES = [{"role": "user", "content": "tell me a short story"}]
 REPLY = expected_reply(MESSAGES)
@@ -30,7 +34,12 @@ def drain(stream, received):
 
 def test_models_list(client):
     models = client.models.list()
-    assert {model.id for model in models} == {"emulator-chat:latest", "emulator-embed:latest"}
+    assert {model.id for model in models} == {
+        "emulator-chat:latest",
+        "emulator-think:latest",
+        "emulator-embed:latest",
+        "nomic-embed-text:latest",
+    }
     assert all(model.owned_by == "library" for model in models)
     assert client.models.retrieve("emulator-chat").id == "emulator-chat:latest"
 
@@ -158,4 +167,170 @@ def test_api_key_is_checked(emulator):
     ):
         client.models.list()
     with OpenAI(base_url=base_url, api_key="sekrit", max_retries=0) as client:
-        assert len(client.models.list().data) == 2
+        assert len(client.models.list().data) == 4
+
+
+# Tools, reasoning, images, JSON mode, embedding sizes and hostile chunks, through the client.
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "unit": {"enum": ["C", "F"]}},
+        },
+    },
+}
+ASK_TOOL = [{"role": "user", "content": "use get_weather Oslo"}]
+PNG = "data:image/png;base64," + base64.b64encode(b"\x89PNG fake").decode()
+
+
+def test_tool_call_without_streaming(client):
+    completion = client.chat.completions.create(model=CHAT, messages=ASK_TOOL, tools=[WEATHER])
+    (choice,) = completion.choices
+    assert choice.finish_reason == "tool_calls"
+    (call,) = choice.message.tool_calls or []
+    assert call.id.startswith("call_")
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == {"city": "Oslo", "unit": "C"}
+
+
+def test_tool_call_streams_as_deltas(client):
+    chunks = list(
+        client.chat.completions.create(model=CHAT, messages=ASK_TOOL, tools=[WEATHER], stream=True)
+    )
+    call_chunk, closing = chunks
+    (call,) = call_chunk.choices[0].delta.tool_calls or []
+    assert call_chunk.choices[0].delta.role == "assistant"
+    assert call.index == 0
+    assert call.id is not None
+    assert call.id.startswith("call_")
+    assert call.type == "function"
+    assert call.function is not None
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments or "") == {"city": "Oslo", "unit": "C"}
+    assert closing.choices[0].finish_reason == "tool_calls"
+
+
+def test_a_tool_result_names_the_call_it_answers(client):
+    messages = [
+        *ASK_TOOL,
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_abc",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_abc", "content": "snow"},
+    ]
+    completion = client.chat.completions.create(model=CHAT, messages=messages, tools=[WEATHER])
+    assert completion.choices[0].message.content == "Tool get_weather said: snow"
+    assert completion.choices[0].finish_reason == "stop"
+
+
+def test_reasoning_streams_before_content(client):
+    chunks = list(
+        client.chat.completions.create(
+            model=THINK,
+            messages=MESSAGES,
+            reasoning_effort="high",
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    *content_chunks, usage_chunk = chunks
+    deltas = [chunk.choices[0].delta for chunk in content_chunks[:-1]]
+    reasoning = [getattr(delta, "reasoning", None) for delta in deltas]
+    thinking = expected_thinking(MESSAGES, "high")
+    assert reasoning[: len(thinking)] == thinking
+    assert [delta.content for delta in deltas[len(thinking) :]] == REPLY
+    assert usage_chunk.usage is not None
+    assert usage_chunk.usage.completion_tokens == len(thinking) + len(REPLY)
+
+
+def test_reasoning_without_streaming_and_effort_none(client):
+    completion = client.chat.completions.create(
+        model=THINK, messages=MESSAGES, reasoning_effort="low"
+    )
+    message = completion.choices[0].message
+    assert getattr(message, "reasoning", None) == "".join(expected_thinking(MESSAGES, "low"))
+    assert message.content == "".join(REPLY)
+    plain = client.chat.completions.create(model=THINK, messages=MESSAGES, reasoning_effort="none")
+    assert getattr(plain.choices[0].message, "reasoning", None) is None
+
+
+def test_reasoning_on_a_model_that_cannot_is_a_400(client):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model=CHAT, messages=MESSAGES, reasoning_effort="high")
+    assert caught.value.body == {
+        "message": '"emulator-chat" does not support thinking',
+        "type": "invalid_request_error",
+        "param": None,
+        "code": None,
+    }
+
+
+def test_image_parts_arrive_and_are_counted(client, emulator):
+    messages = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "what is"},
+                {"type": "image_url", "image_url": {"url": PNG}},
+                {"type": "text", "text": "this"},
+            ],
+        }
+    ]
+    completion = client.chat.completions.create(model=CHAT, messages=messages)
+    assert completion.choices[0].message.content == "You said: what is this (1 image)"
+    assert emulator.stats.images_seen == 1
+
+
+def test_an_image_link_is_refused_like_ollama_does(client):
+    messages = [
+        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://x/y.png"}}]}
+    ]
+    with pytest.raises(openai.BadRequestError, match="invalid image input"):
+        client.chat.completions.create(model=CHAT, messages=messages)
+
+
+def test_json_object_and_json_schema_formats(client):
+    plain = client.chat.completions.create(
+        model=CHAT, messages=MESSAGES, response_format={"type": "json_object"}
+    )
+    assert json.loads(plain.choices[0].message.content or "") == {"text": "tell me a short story"}
+    schema = {
+        "type": "object",
+        "properties": {"title": {"type": "string"}, "words": {"type": "integer"}},
+        "required": ["title", "words"],
+    }
+    shaped = client.chat.completions.create(
+        model=CHAT,
+        messages=MESSAGES,
+        response_format={"type": "json_schema", "json_schema": {"name": "s", "schema": schema}},
+    )
+    answer = json.loads(shaped.choices[0].message.content or "")
+    assert answer == {"title": "tell me a short story", "words": 5}
+    assert answer == expected_json(MESSAGES, schema)
+
+
+def test_nomic_embeddings_have_768_dimensions(client):
+    response = client.embeddings.create(model="nomic-embed-text", input="alpha")
+    assert len(response.data[0].embedding) == 768
+    assert response.data[0].embedding == pytest.approx(
+        embed_text("alpha", model_dimensions=768), abs=1e-6
+    )
+
+
+def test_the_client_tolerates_unknown_fields(client, emulator):
+    emulator.set_faults(unknown_fields=True)
+    chunks = list(client.chat.completions.create(model=CHAT, messages=MESSAGES, stream=True))
+    assert [chunk.choices[0].delta.content for chunk in chunks[:-1]] == REPLY
+    completion = client.chat.completions.create(model=CHAT, messages=MESSAGES)
+    assert completion.choices[0].message.content == "".join(REPLY)

@@ -406,7 +406,13 @@ def test_cli_serves_with_its_flags():
                 assert time.monotonic() < deadline, "emulator CLI did not start"
                 time.sleep(0.05)
         names = {model["name"] for model in tags.json()["models"]}
-        assert names == {"emulator-chat:latest", "emulator-embed:latest", "extra-chat:latest"}
+        assert names == {
+            "emulator-chat:latest",
+            "emulator-think:latest",
+            "emulator-embed:latest",
+            "nomic-embed-text:latest",
+            "extra-chat:latest",
+        }
         assert httpx.get(f"{base_url}/api/tags", timeout=1).status_code == 401
     finally:
         process.send_signal(signal.SIGINT)

@@ -56,7 +56,8 @@ def test_reply_reads_openai_content_parts():
             ],
         }
     ]
-    assert "".join(expected_reply(messages)) == "You said: look at this"
+    # The image is not text, but the reply counts it so tests can see it arrived.
+    assert "".join(expected_reply(messages)) == "You said: look at this (1 image)"
 
 
 def test_reply_without_a_user_message():

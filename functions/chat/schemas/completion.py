@@ -21,29 +21,29 @@ class Usage(Struct, forbid_unknown_fields=True):
     total_tokens: int
 
 
-class FunctionCall(Struct, forbid_unknown_fields=True):
+class ResponseFunctionCall(Struct, forbid_unknown_fields=True):
     name: str
     # A JSON object encoded as a string, as OpenAI sends it.
     arguments: str
 
 
-class ToolCall(Struct, forbid_unknown_fields=True):
+class ResponseToolCall(Struct, forbid_unknown_fields=True):
     id: str
     type: Literal["function"]
-    function: FunctionCall
+    function: ResponseFunctionCall
 
 
-class AssistantMessage(Struct, forbid_unknown_fields=True, omit_defaults=True):
+class ResponseMessage(Struct, forbid_unknown_fields=True, omit_defaults=True):
     role: Literal["assistant"]
     content: str | None
     # A reasoning model's thinking, kept apart from the answer.
     reasoning_content: str | UnsetType = UNSET
-    tool_calls: list[ToolCall] | UnsetType = UNSET
+    tool_calls: list[ResponseToolCall] | UnsetType = UNSET
 
 
 class Choice(Struct, forbid_unknown_fields=True):
     index: int
-    message: AssistantMessage
+    message: ResponseMessage
     finish_reason: FinishReason
 
 

@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
-from functions.chat.schemas.text import MultiLine, SingleLine
+from stratus.web.text import MultiLine, SingleLine
 
 # Client-chosen identifiers (message, chat and tool-call ids, names): one line, bounded.
 Id = Annotated[SingleLine, Meta(min_length=1, max_length=256)]

@@ -17,7 +17,7 @@ from msgspec import Meta, Struct
 
 from functions.chat.schemas import policy
 from functions.chat.schemas.messages import Id, Message, Name
-from functions.chat.schemas.text import MultiLine
+from stratus.web.text import MultiLine
 
 Temperature = Annotated[float, Meta(ge=0.0, le=2.0)]
 TopP = Annotated[float, Meta(ge=0.0, le=1.0)]

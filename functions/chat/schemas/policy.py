@@ -12,8 +12,8 @@ import re
 from typing import TYPE_CHECKING
 
 from functions.chat.schemas.messages import ImagePart, UserMessage
-from functions.chat.schemas.text import check_text
 from stratus.errors import BadRequestError, ValidationError
+from stratus.web.text import check_text
 
 if TYPE_CHECKING:
     from functions.chat.schemas.openai import ChatCompletionRequest
