@@ -17,6 +17,7 @@ from functions.chat.chats.deps import provide_chats
 from functions.chat.chats.schemas import ChatForm, ChatResponse, ChatTitleId
 from functions.chat.chats.service import ChatsService
 from stratus.auth import Principal
+from stratus.openapi import may_answer
 from stratus.web.access import Access, access
 
 USER = access(Access.USER)
@@ -39,7 +40,7 @@ class ChatsController(Controller):
     ) -> list[ChatTitleId]:
         return await chats.list(principal, page=page, limit=limit, include_pinned=include_pinned)
 
-    @post("/new", opt=USER, status_code=200)
+    @post("/new", opt={**USER, **may_answer(404)}, status_code=200)
     async def create_chat(
         self,
         data: JSONBody[ChatForm],

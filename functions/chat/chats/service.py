@@ -26,9 +26,9 @@ from functions.chat.chats.schemas import (
     MessageUsage,
 )
 from functions.chat.chats.store import ChatsStore
-from functions.chat.chats.text import check_text
 from stratus.auth import Principal
 from stratus.errors import NotFoundError
+from stratus.web.text import check_text
 
 # Open WebUI's page size for ``GET /api/v1/chats/?page=``.
 PAGE_SIZE = 60
