@@ -13,7 +13,6 @@ from functions.chat.generation.registry import (
     GenerationRegistry,
     seconds_to_midnight,
     utc_day,
-    window_estimate,
 )
 from stratus.errors import ServiceUnavailableError
 from stratus.settings import AwsSettings, ChatSettings, aws_settings
@@ -105,7 +104,8 @@ async def test_requests_per_minute_are_reserved_then_judged(env, user, clock):
     assert [r.allowed for r in results] == [True, True, True, False]
     refused = results[-1]
     assert refused.reason == "requests"
-    assert 1 <= refused.retry_after <= 61
+    # At most one window and one sub-window: the oldest counted tally is counted whole.
+    assert 1 <= refused.retry_after <= 66
 
 
 async def test_the_window_slides_so_a_boundary_does_not_double_the_allowance(env, user, clock):
@@ -116,12 +116,6 @@ async def test_the_window_slides_so_a_boundary_does_not_double_the_allowance(env
     assert (await start(reg, user, "b0")).allowed is False
     clock.now = NOON + 120 + 50  # most of a window later, the old hits have slid out
     assert (await start(reg, user, "c0")).allowed is True
-
-
-def test_window_estimate_weights_the_previous_window():
-    assert window_estimate(10, 0, 0.0) == 10
-    assert window_estimate(10, 0, 30.0) == 5
-    assert window_estimate(10, 2, 60.0) == 2
 
 
 async def test_concurrent_starts_never_admit_more_than_the_limit(env, user, clock):

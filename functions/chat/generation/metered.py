@@ -34,11 +34,11 @@ async def metered(
     except ServiceUnavailableError:
         get_logger().warning("request admitted without the registry")
         admission = Admission(True)
+    if not admission.allowed:
+        limit_hit(model, admission.reason or "requests")
+        raise refusal(admission)  # the registry gave the refused request back itself
     meter = Meter()
     try:
-        if not admission.allowed:
-            limit_hit(model, admission.reason or "requests")
-            raise refusal(admission)
         yield meter
     finally:
         try:

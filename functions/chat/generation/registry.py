@@ -1,14 +1,20 @@
 """Register, watch, stop and finish generations across stateless instances, with the limits.
 
-``start`` reserves a request in the per-minute window (increment first, judge the returned
-count: never check-then-act), registers the generation and reads the day's tokens and any
-stop flag, all in one conditional UpdateItem. ``finish`` removes the registration and adds the
-tokens used, in another. Polls are strongly consistent reads of the stop flags only.
+Everything lives in one DynamoDB item per user (``user_state``), so a generation costs two
+writes and whatever polls it runs:
+
+- ``start``: one UpdateItem that reserves the request in the per-minute sliding window (the
+  auth limiter's own tallies and judgement, ``stratus.limits``: count first, then judge the
+  returned count; never check-then-act), registers the generation, and returns the whole item,
+  so the same call also reads the day's tokens and any stop that came before registration. A
+  refused request is given back at once (one more write, only on refusal).
+- ``finish``: one UpdateItem that marks the generation finished and adds the tokens it used.
+- polls: strongly consistent reads of the stop flags only.
 
 Failures: DynamoDB errors become ``ServiceUnavailableError``. The engine lets a generation go
 on when a poll fails (a stop is never lost: the next successful read sees the flag), and
-admits a generation without limits when ``start`` fails, logging it (availability first:
-an outage of the shared state store must not take chat down with it).
+admits a generation without limits when ``start`` fails, logging it (availability first: an
+outage of the shared state store must not take chat down with it).
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ from typing import Any
 import anyio.to_thread
 
 from functions.chat.generation.user_state import SORT_KEY, state_key, state_model
+from stratus.ephemeral.tallies import tallies_of, tally_increment, tally_removal
 from stratus.errors import RateLimitedError, ServiceUnavailableError
+from stratus.limits.sliding_window import DEFAULT_PRECISION, Frame, judge
 from stratus.settings import AwsSettings, ChatSettings
 
 WINDOW = 60
@@ -31,6 +39,7 @@ WINDOW = 60
 _ITEM_TTL = 2 * 24 * 3600
 # Chat-level stop flags older than this are tidied away when a generation finishes.
 _CHAT_STOP_KEEP_MS = 10 * 60 * 1000
+# A finished generation stays known this long, so a late stop is told "already finished".
 _FINISHED_KEEP = 5 * 60
 
 
@@ -40,9 +49,9 @@ class Admission:
     reason: str | None = None  # "requests" or "tokens" when refused
     retry_after: int = 0
     stopped: bool = False
-    # Seen at start, removed at finish: other generations' stale entries and old chat flags.
-    stale_generations: tuple[str, ...] = ()
-    stale_chat_stops: tuple[str, ...] = ()
+    # Seen at start, removed at finish: stale entries of other generations, old chat flags
+    # and tallies that left the window during a quiet spell.
+    stale: tuple[str, ...] = ()
 
 
 def refusal(admission: Admission) -> RateLimitedError:
@@ -52,12 +61,6 @@ def refusal(admission: Admission) -> RateLimitedError:
     else:
         message = "Too many requests; slow down and try again shortly."
     return RateLimitedError(message, retry_after=admission.retry_after)
-
-
-def window_estimate(previous: int, current: int, elapsed: float) -> float:
-    """The two-window sliding estimate of requests in the last ``WINDOW`` seconds."""
-    weight = max(0.0, 1.0 - elapsed / WINDOW)
-    return previous * weight + current
 
 
 def utc_day(now: float) -> int:
@@ -94,85 +97,82 @@ class GenerationRegistry:
         enforce_limits: bool,
         requested_at_ms: int,
     ) -> Admission:
-        item = await self._run(self._start, user_id, task_id, chat_id, enforce_limits)
-        return self._judge(item, task_id, chat_id, enforce_limits, requested_at_ms)
+        admission: Admission = await self._run(
+            self._start, user_id, task_id, chat_id, enforce_limits, requested_at_ms
+        )
+        return admission
 
-    def _start(self, user_id: str, task_id: str, chat_id: str | None, enforce: bool) -> Any:
+    def _start(
+        self, user_id: str, task_id: str, chat_id: str | None, enforce: bool, requested_at_ms: int
+    ) -> Admission:
         model = self._model
         now = self._clock()
-        window = int(now) - int(now) % WINDOW
-        common = [
-            model.generations[task_id].set(
-                {"c": chat_id or "", "x": int(now + self._settings.max_generation_seconds + 60)}
-            ),
+        expiry = int(now + self._settings.max_generation_seconds + 60)
+        actions = [
+            model.generations[task_id].set({"c": chat_id or "", "x": expiry}),
             model.expires_at.set(datetime.fromtimestamp(int(now) + _ITEM_TTL, UTC)),
         ]
-        if not enforce or self._settings.requests_per_minute == 0:
-            return self._update(user_id, common, None)
-        variants = [
-            # The common case: this window already has hits.
-            ([model.current.add(1)], model.window == window),
-            # The window rolled by one: the old current becomes previous.
-            (
-                [model.previous.set(model.current), model.current.set(1), model.window.set(window)],
-                model.window == window - WINDOW,
-            ),
-            # First hit, or quiet for more than a window.
-            (
-                [model.previous.set(0), model.current.set(1), model.window.set(window)],
-                model.window.does_not_exist() | (model.window < window - WINDOW),
-            ),
-        ]
-        # Concurrent first hits race on the "first hit" variant; the losers then find the
-        # window in place and add to it on their next round.
-        for _ in range(3):
-            for actions, condition in variants:
-                item = self._update(user_id, [*actions, *common], condition)
-                if item is not None:
-                    return item
-        raise ServiceUnavailableError("Shared state store is contended; try again.", retry_after=1)
+        frame = None
+        if enforce and self._settings.requests_per_minute:
+            frame = Frame.at(now, WINDOW, DEFAULT_PRECISION)
+            current = frame.name(frame.index)
+            actions.append(tally_increment(current))
+            actions += [tally_removal(old) for old in frame.just_left()]
+        raw = self._update(user_id, actions, None)
+        assert raw is not None
+        item = model.from_raw_data(raw)
+        stopped = task_id in _as_dict(item.stops) or (
+            chat_id is not None
+            and int(_as_dict(item.chat_stops).get(chat_id, 0)) >= requested_at_ms
+        )
+        tallies = tallies_of(raw)
+        stale = self._stale(item, tallies, frame, now)
+        if frame is not None:
+            decision = judge(tallies, frame, now, self._settings.requests_per_minute)
+            if not decision.allowed:
+                self._give_back(user_id, task_id, decision.tally)
+                return Admission(False, "requests", decision.retry_after, stopped, stale)
+        budget = self._settings.daily_token_budget
+        used_today = int(item.tokens or 0) if int(item.day or 0) == utc_day(now) else 0
+        if enforce and budget and used_today >= budget:
+            self._give_back(user_id, task_id, frame.name(frame.index) if frame else None)
+            return Admission(False, "tokens", seconds_to_midnight(now), stopped, stale)
+        return Admission(True, None, 0, stopped, stale)
 
-    def _judge(
-        self,
-        item: Any,
-        task_id: str,
-        chat_id: str | None,
-        enforce: bool,
-        requested_at_ms: int,
-    ) -> Admission:
-        now = self._clock()
-        stops = _as_dict(item.stops)
-        chat_stops = _as_dict(item.chat_stops)
-        stopped = task_id in stops or (
-            chat_id is not None and int(chat_stops.get(chat_id, 0)) >= requested_at_ms
-        )
+    def _stale(
+        self, item: Any, tallies: dict[str, int], frame: Frame | None, now: float
+    ) -> tuple[str, ...]:
         now_ms = int(now * 1000)
-        stale_generations = tuple(
-            t for t, g in _as_dict(item.generations).items() if int(g.get("x", 0)) < now
-        )
-        stale_chat_stops = tuple(
-            c for c, at in chat_stops.items() if now_ms - int(at) > _CHAT_STOP_KEEP_MS
-        )
-        tidy = {"stale_generations": stale_generations, "stale_chat_stops": stale_chat_stops}
-        if enforce:
-            limit = self._settings.requests_per_minute
-            if limit:
-                elapsed = now - float(item.window or 0)
-                estimate = window_estimate(int(item.previous or 0), int(item.current or 0), elapsed)
-                if estimate > limit:
-                    retry = max(1, int(WINDOW - elapsed) + 1)
-                    return Admission(False, "requests", retry, stopped, **tidy)
-            budget = self._settings.daily_token_budget
-            if budget and int(item.day or 0) == utc_day(now) and int(item.tokens or 0) >= budget:
-                return Admission(False, "tokens", seconds_to_midnight(now), stopped, **tidy)
-        return Admission(True, None, 0, stopped, **tidy)
+        expired = [t for t, g in _as_dict(item.generations).items() if int(g.get("x", 0)) < now]
+        generations = [f"{kind}:{t}" for t in expired for kind in ("g", "s")]
+        chat_stops = [
+            f"cs:{c}"
+            for c, at in _as_dict(item.chat_stops).items()
+            if now_ms - int(at) > _CHAT_STOP_KEEP_MS
+        ]
+        old_tallies = [name for name in tallies if frame is not None and not frame.counts(name)]
+        return (*generations, *chat_stops, *old_tallies)
+
+    def _give_back(self, user_id: str, task_id: str, tally: str | None) -> None:
+        """A refused request never counts: its tally goes back down and it is unregistered."""
+        from pynamodb.expressions.operand import Path
+
+        model = self._model
+        actions = [model.generations[task_id].remove()]
+        condition = None
+        if tally is not None:
+            actions.append(Path(tally).add(-1))
+            # Never below zero: a tally that left the window meanwhile must not come back.
+            condition = Path(tally) > 0
+        if self._update(user_id, actions, condition) is None:
+            self._update(user_id, actions[:1], None)
 
     # -- watch and stop ------------------------------------------------------------------
 
     async def stop_requested(
         self, user_id: str, task_id: str, chat_id: str | None, requested_at_ms: int
     ) -> bool:
-        item = await self._run(self._flags, user_id)
+        item = await self._run(self._read, user_id, ["s", "cs"])
         if item is None:
             return False
         if task_id in _as_dict(item.stops):
@@ -181,18 +181,6 @@ class GenerationRegistry:
             return False
         return int(_as_dict(item.chat_stops).get(chat_id, 0)) >= requested_at_ms
 
-    def _flags(self, user_id: str) -> Any:
-        return self._read(user_id, ["s", "cs"])
-
-    def _read(self, user_id: str, attributes: list[str]) -> Any:
-        model = self._model
-        try:
-            return model.get(
-                state_key(user_id), SORT_KEY, consistent_read=True, attributes_to_get=attributes
-            )
-        except model.DoesNotExist:
-            return None
-
     async def stop_task(self, user_id: str, task_id: str, *, only_if_running: bool) -> bool:
         """Set the task's stop flag. With ``only_if_running``, only while it is registered and
         not yet finished."""
@@ -200,8 +188,8 @@ class GenerationRegistry:
         now_ms = int(self._clock() * 1000)
         entry = model.generations[task_id]
         condition = entry.exists() & entry["f"].does_not_exist() if only_if_running else None
-        item = await self._run(self._update, user_id, [model.stops[task_id].set(now_ms)], condition)
-        return item is not None
+        raw = await self._run(self._update, user_id, [model.stops[task_id].set(now_ms)], condition)
+        return raw is not None
 
     async def recently_finished(self, user_id: str, task_id: str) -> bool:
         """True for a generation of this user that finished in the last few minutes."""
@@ -224,12 +212,9 @@ class GenerationRegistry:
         model = self._model
         now = self._clock()
         today = utc_day(now)
-        # A finished tombstone for a few minutes: a late stop is told "already finished".
         tombstone = {"x": int(now) + _FINISHED_KEEP, "f": 1}
         tidy = [model.generations[task_id].set(tombstone), model.stops[task_id].remove()]
-        tidy += [model.generations[t].remove() for t in admission.stale_generations]
-        tidy += [model.stops[t].remove() for t in admission.stale_generations]
-        tidy += [model.chat_stops[c].remove() for c in admission.stale_chat_stops]
+        tidy += [_removal(model, name) for name in admission.stale]
         if tokens <= 0:
             self._update(user_id, tidy, None)
             return
@@ -239,20 +224,34 @@ class GenerationRegistry:
 
     # -- plumbing ------------------------------------------------------------------------
 
-    def _update(self, user_id: str, actions: list[Any], condition: Any) -> Any:
-        """One UpdateItem returning the new item; None when ``condition`` failed.
+    def _read(self, user_id: str, attributes: list[str]) -> Any:
+        model = self._model
+        try:
+            return model.get(
+                state_key(user_id), SORT_KEY, consistent_read=True, attributes_to_get=attributes
+            )
+        except model.DoesNotExist:
+            return None
+
+    def _update(self, user_id: str, actions: list[Any], condition: Any) -> dict[str, Any] | None:
+        """One UpdateItem returning the item's raw attributes; None when ``condition`` failed.
 
         The item (and its maps) is created on first use: DynamoDB can't set a map entry
         inside a map that does not exist yet.
         """
         from pynamodb.exceptions import UpdateError
 
-        model = self._model
-        item = model(state_key(user_id), SORT_KEY)
+        connection = self._model._get_connection()
         for attempt in range(2):
             try:
-                item.update(actions=actions, condition=condition)
-                return item
+                response = connection.update_item(
+                    state_key(user_id),
+                    range_key=SORT_KEY,
+                    actions=actions,
+                    condition=condition,
+                    return_values="ALL_NEW",
+                )
+                return dict(response.get("Attributes", {}))
             except UpdateError as exc:
                 code = exc.cause_response_code
                 if code == "ConditionalCheckFailedException":
@@ -290,6 +289,18 @@ class GenerationRegistry:
             raise ServiceUnavailableError(
                 "Shared state store is unavailable; try again shortly.", retry_after=2
             ) from None
+
+
+def _removal(model: Any, name: str) -> Any:
+    """A stale entry seen at start: ``g:<task>``, ``s:<task>``, ``cs:<chat>`` or a tally."""
+    kind, _, key = name.partition(":")
+    if kind == "g" and key:
+        return model.generations[key].remove()
+    if kind == "s" and key:
+        return model.stops[key].remove()
+    if kind == "cs" and key:
+        return model.chat_stops[key].remove()
+    return tally_removal(name)
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

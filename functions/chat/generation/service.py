@@ -292,8 +292,9 @@ class GenerationService:
                 message = exc.message if isinstance(exc, StratusError) else "The request failed."
                 outcome = Outcome(Ending.ERROR, message)
                 await self.persistence.finish(turn, spec.translator, outcome)
+        if isinstance(exc, RateLimitedError):
+            return  # the registry gave the refused request back itself
         try:
-            # Removes the registration (refused requests were registered too).
             await self.registry.finish(spec.principal.user_id, spec.task_id, 0, Admission(True))
         except ServiceUnavailableError:
             get_logger().warning("registry clean-up failed", extra={"task_id": spec.task_id})

@@ -3,9 +3,9 @@
 Keeping it all in one item makes a generation cost two writes (start, finish) plus polls,
 instead of one write per concern. Layout (short attribute names keep the item small):
 
-- ``w``, ``c``, ``p``: the requests-per-minute sliding window: the current window's start
-  (epoch seconds), its count, and the previous window's count;
-- ``d``, ``t``: the UTC day (``YYYYMMDD``) and the tokens used on it;
+- ``t<ms>``: the requests-per-minute sliding window, as ``stratus.limits`` keeps it: one tally
+  per sub-window, named after its start;
+- ``day``, ``tok``: the UTC day (``YYYYMMDD``) and the tokens used on it;
 - ``g``: running generations, ``task_id -> {"c": chat_id, "x": expiry}``: the registry;
 - ``s``: stop flags by task, ``task_id -> epoch ms``;
 - ``cs``: stop flags by chat, ``chat_id -> epoch ms``; they stop any generation of that chat
@@ -43,11 +43,8 @@ def _model_for(resolved: AwsSettings) -> Any:
         pk = UnicodeAttribute(hash_key=True)
         sk = UnicodeAttribute(range_key=True)
         expires_at = TTLAttribute()
-        window = NumberAttribute(null=True, attr_name="w")
-        current = NumberAttribute(null=True, attr_name="c")
-        previous = NumberAttribute(null=True, attr_name="p")
-        day = NumberAttribute(null=True, attr_name="d")
-        tokens = NumberAttribute(null=True, attr_name="t")
+        day = NumberAttribute(null=True)
+        tokens = NumberAttribute(null=True, attr_name="tok")
         generations = MapAttribute[str, Any](null=True, attr_name="g")  # type: ignore[no-untyped-call]
         stops = MapAttribute[str, Any](null=True, attr_name="s")  # type: ignore[no-untyped-call]
         chat_stops = MapAttribute[str, Any](null=True, attr_name="cs")  # type: ignore[no-untyped-call]

@@ -24,6 +24,19 @@ def tally_name(suffix: int) -> str:
     return f"{PREFIX}{suffix}"
 
 
+def tally_increment(name: str) -> Any:
+    """The update action that adds one to tally ``name``, creating it at zero."""
+    from pynamodb.expressions.operand import Path
+
+    return Path(name).set((Path(name) | 0) + 1)
+
+
+def tally_removal(name: str) -> Any:
+    from pynamodb.expressions.operand import Path
+
+    return Path(name).remove()
+
+
 class TallyStore:
     def __init__(self, settings: AwsSettings | None = None) -> None:
         self._settings = settings
@@ -45,16 +58,14 @@ class TallyStore:
     def _add(
         self, pk: str, sk: str, name: str, drop: tuple[str, ...], expires_at: int
     ) -> dict[str, int]:
-        from pynamodb.expressions.operand import Path
-
         model = self._model
         expiry = datetime.fromtimestamp(expires_at, UTC)
-        actions = [Path(name).set((Path(name) | 0) + 1), model.expires_at.set(expiry)]
-        actions += [Path(old).remove() for old in drop if old != name]
+        actions = [tally_increment(name), model.expires_at.set(expiry)]
+        actions += [tally_removal(old) for old in drop if old != name]
         response = model._get_connection().update_item(
             pk, range_key=sk, actions=actions, return_values="ALL_NEW"
         )
-        return _tallies(response.get("Attributes", {}))
+        return tallies_of(response.get("Attributes", {}))
 
     async def take(self, pk: str, sk: str, name: str) -> bool:
         """Take one back from ``name`` if it is still there and above zero."""
@@ -106,7 +117,8 @@ class TallyStore:
         return len(items)
 
 
-def _tallies(attributes: dict[str, Any]) -> dict[str, int]:
+def tallies_of(attributes: dict[str, Any]) -> dict[str, int]:
+    """The tallies among an item's raw DynamoDB attributes (other attributes are ignored)."""
     found: dict[str, int] = {}
     for name, value in attributes.items():
         if name.startswith(PREFIX) and name[len(PREFIX) :].isdigit() and "N" in value:
