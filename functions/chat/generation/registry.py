@@ -225,7 +225,8 @@ class GenerationRegistry:
     # -- plumbing ------------------------------------------------------------------------
 
     def _read(self, user_id: str, attributes: list[str]) -> Any:
-        model = self._model
+        # Reads are polls, or cheap to repeat: no botocore back-off (see ``state_model``).
+        model = state_model(self._aws, retries=0)
         try:
             return model.get(
                 state_key(user_id), SORT_KEY, consistent_read=True, attributes_to_get=attributes

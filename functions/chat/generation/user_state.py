@@ -28,17 +28,19 @@ def state_key(user_id: str) -> str:
     return f"chat#user#{user_id}"
 
 
-def state_model(settings: AwsSettings | None = None) -> Any:
-    return _model_for(settings or aws_settings())
+def state_model(settings: AwsSettings | None = None, *, retries: int = 2) -> Any:
+    """The item's model. Stop polls use ``retries=0``: botocore backs off for seconds between
+    retries of a throttled call, while the watcher simply polls again one interval later."""
+    return _model_for(settings or aws_settings(), retries)
 
 
 @functools.cache
-def _model_for(resolved: AwsSettings) -> Any:
+def _model_for(resolved: AwsSettings, retries: int) -> Any:
     from pynamodb.attributes import MapAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
     from pynamodb.models import Model
 
     class ChatUserState(Model):
-        Meta = table_meta(resolved)  # type: ignore[assignment]  # built per settings
+        Meta = table_meta(resolved, retries=retries)  # type: ignore[assignment]  # per settings
 
         pk = UnicodeAttribute(hash_key=True)
         sk = UnicodeAttribute(range_key=True)

@@ -7,7 +7,7 @@ from typing import Any
 from stratus.settings import AwsSettings
 
 
-def table_meta(resolved: AwsSettings) -> type[Any]:
+def table_meta(resolved: AwsSettings, *, retries: int = 2) -> type[Any]:
     class Meta:
         table_name = resolved.dynamodb_table
         region = resolved.region
@@ -16,6 +16,6 @@ def table_meta(resolved: AwsSettings) -> type[Any]:
         # Short timeouts and bounded retries: callers decide whether to fail open or closed.
         connect_timeout_seconds = 2
         read_timeout_seconds = 2
-        max_retry_attempts = 2
+        max_retry_attempts = retries
 
     return Meta

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from stratus.ephemeral.meta import table_meta
 from stratus.settings import AwsSettings, aws_settings
 
 
@@ -23,15 +24,7 @@ def _model_for(resolved: AwsSettings) -> Any:
     from pynamodb.models import Model
 
     class EphemeralItem(Model):
-        class Meta:
-            table_name = resolved.dynamodb_table
-            region = resolved.region
-            host = resolved.dynamodb_endpoint
-            billing_mode = "PAY_PER_REQUEST"
-            # Short timeouts and bounded retries: callers decide whether to fail open or closed.
-            connect_timeout_seconds = 2
-            read_timeout_seconds = 2
-            max_retry_attempts = 2
+        Meta = table_meta(resolved)  # type: ignore[assignment]  # built per settings
 
         pk = UnicodeAttribute(hash_key=True)
         sk = UnicodeAttribute(range_key=True)

@@ -1,0 +1,123 @@
+"""Per-user limits and the shared state store's failures, through the real API (row 27)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.support.auth import apply_env
+from tests.support.chat import ChatStack, chat_body, sse_events
+from tests.support.dynamodb_faults import dynamodb_faults
+
+pytestmark = pytest.mark.anyio
+
+LONG = " ".join(f"word{i}" for i in range(40))
+
+
+async def test_requests_over_the_per_minute_limit_get_429_with_retry_after(chat_stack: ChatStack):
+    apply_env({"STRATUS_RATE_LIMIT_RPM": "2"})
+    user = chat_stack.user
+    chat_id = await chat_stack.new_chat(user)
+    results = [
+        await chat_stack.complete(user, chat_body(f"turn {i}", chat_id=chat_id)) for i in range(3)
+    ]
+    assert [r.status_code for r in results] == [200, 200, 429]
+    refused = results[-1]
+    error = refused.json()["error"]
+    assert error["type"] == "rate_limit_error"
+    assert error["code"] == "rate_limit_exceeded"
+    assert 1 <= int(refused.headers["retry-after"]) <= 66
+    # A refused turn leaves nothing behind: two questions, two answers.
+    messages = await chat_stack.chat_messages(user, chat_id)
+    assert [m["status"] for m in messages] == ["complete"] * 4
+    # Other users have their own allowance.
+    other = await chat_stack.other_user()
+    assert (await chat_stack.complete(other, chat_body("mine"))).status_code == 200
+
+
+async def test_concurrent_requests_never_exceed_the_limit(chat_stack: ChatStack):
+    apply_env({"STRATUS_RATE_LIMIT_RPM": "3"})
+    user = chat_stack.user
+    results = await asyncio.gather(
+        *(chat_stack.complete(user, chat_body(f"burst {i}")) for i in range(10))
+    )
+    statuses = sorted(r.status_code for r in results)
+    assert statuses.count(200) == 3
+    assert statuses.count(429) == 7
+
+
+async def test_the_daily_token_budget_refuses_once_used(chat_stack: ChatStack):
+    apply_env({"STRATUS_DAILY_TOKEN_BUDGET": "12"})
+    user = chat_stack.user
+    first = await chat_stack.complete(user, chat_body("a few words here"))
+    assert first.status_code == 200
+    used = first.json()["usage"]["total_tokens"]
+    assert used < 12
+    second = await chat_stack.complete(user, chat_body("a few more words here"))
+    assert second.status_code == 200
+    refused = await chat_stack.complete(user, chat_body("and more"))
+    assert refused.status_code == 429
+    assert "token budget" in refused.json()["error"]["message"]
+    assert int(refused.headers["retry-after"]) <= 86400
+
+
+async def test_admins_are_exempt_by_default(chat_stack: ChatStack):
+    apply_env({"STRATUS_RATE_LIMIT_RPM": "1"})
+    admin = chat_stack.admin
+    statuses = [
+        (await chat_stack.complete(admin, chat_body(f"a{i}"))).status_code for i in range(3)
+    ]
+    assert statuses == [200, 200, 200]
+    apply_env({"STRATUS_LIMITS_EXEMPT_ADMINS": "false"})
+    statuses = [
+        (await chat_stack.complete(admin, chat_body(f"b{i}"))).status_code for i in range(2)
+    ]
+    assert statuses == [200, 429]
+
+
+async def test_without_the_shared_state_store_chat_still_answers(chat_stack: ChatStack):
+    apply_env({"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9", "STRATUS_RATE_LIMIT_RPM": "1"})
+    user = chat_stack.user
+    for _ in range(2):
+        response = await chat_stack.complete(user, chat_body("still here", stream=True))
+        assert response.status_code == 200
+        assert sse_events(response.text)[-1] == "[DONE]"
+
+
+async def test_throttled_polls_do_not_stop_the_stream_and_the_stop_is_not_lost(
+    chat_stack: ChatStack, moto
+):
+    with dynamodb_faults(moto.endpoint) as (faults, endpoint):
+        apply_env({"AWS_ENDPOINT_URL_DYNAMODB": endpoint})
+        chat_stack.emulator.set_faults(token_delay=0.05)
+        user = chat_stack.user
+        chat_id = await chat_stack.new_chat(user)
+        request = chat_stack.http.build_request(
+            "POST",
+            "/v1/chat/completions",
+            json=chat_body(LONG, chat_id=chat_id, stream=True),
+            headers=user.headers,
+        )
+        response = await chat_stack.http.send(request, stream=True)
+        task_id = response.headers["x-stratus-task-id"]
+        lines = response.aiter_lines()
+        faults.fail("GetItem")
+        stop = await chat_stack.http.post(f"/api/tasks/stop/{task_id}", headers=user.headers)
+        assert stop.status_code == 200
+        received = []
+        async for line in lines:
+            if line.startswith("data:"):
+                received.append(line)
+            if len(received) == 10:
+                break
+        # Polls are failing: the stream went on past the stop.
+        assert faults.failures("GetItem") >= 1
+        faults.fail()
+        rest = [line async for line in lines if line.startswith("data:")]
+        events = sse_events("\n\n".join(received + rest))
+        assert events[-1] == "[DONE]"
+        assert events[-2]["choices"][0]["finish_reason"] == "stop"
+        assert len(events) < 40
+        answer = (await chat_stack.chat_messages(user, chat_id))[-1]
+        assert answer["status"] == "cancelled"
