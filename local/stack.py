@@ -167,6 +167,9 @@ class _StackServer(uvicorn.Server):
             host=options.host,
             port=options.port,
             lifespan="on",
+            # The same server stack as the chat function under the Web Adapter (run.sh).
+            loop="uvloop",
+            http="httptools",
             access_log=False,
             log_level="warning",
             proxy_headers=False,

@@ -9,6 +9,7 @@ import pytest
 from tests.support.auth import apply_env
 from tests.support.chat import ChatStack, chat_body, sse_events
 from tests.support.dynamodb_faults import dynamodb_faults
+from tests.support.hanging import hanging_listener
 
 pytestmark = pytest.mark.anyio
 
@@ -121,3 +122,12 @@ async def test_throttled_polls_do_not_stop_the_stream_and_the_stop_is_not_lost(
         assert len(events) < 40
         answer = (await chat_stack.chat_messages(user, chat_id))[-1]
         assert answer["status"] == "cancelled"
+
+
+async def test_a_hung_shared_state_store_is_not_a_server_error(chat_stack: ChatStack):
+    # Timeouts carry no DynamoDB response; reading their error code once crashed into a 500.
+    with hanging_listener() as hung:
+        apply_env({"AWS_ENDPOINT_URL_DYNAMODB": hung.url})
+        response = await chat_stack.complete(chat_stack.user, chat_body("slow store"))
+    assert response.status_code == 200
+    assert response.json()["choices"][0]["message"]["content"] == "You said: slow store"

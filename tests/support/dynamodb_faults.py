@@ -28,6 +28,7 @@ class DynamoFaults:
     upstream: str
     failing: set[str] = field(default_factory=set)
     failed: dict[str, int] = field(default_factory=dict)
+    seen: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fail(self, *operations: str) -> None:
@@ -37,6 +38,11 @@ class DynamoFaults:
     def failures(self, operation: str) -> int:
         with self.lock:
             return self.failed.get(operation, 0)
+
+    def calls(self) -> dict[str, int]:
+        """Every operation that reached the proxy, failed or passed, by name."""
+        with self.lock:
+            return dict(self.seen)
 
 
 def _app(faults: DynamoFaults) -> Any:
@@ -54,6 +60,7 @@ def _app(faults: DynamoFaults) -> Any:
         headers = {k.decode(): v.decode() for k, v in scope["headers"] if k != b"host"}
         operation = headers.get("x-amz-target", "").rpartition(".")[2]
         with faults.lock:
+            faults.seen[operation] = faults.seen.get(operation, 0) + 1
             fail = operation in faults.failing
             if fail:
                 faults.failed[operation] = faults.failed.get(operation, 0) + 1

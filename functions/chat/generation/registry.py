@@ -19,18 +19,16 @@ outage of the shared state store must not take chat down with it).
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import anyio.to_thread
-
 from functions.chat.generation.user_state import SORT_KEY, state_key, state_model
+from stratus.ephemeral.store import call_store, error_code
 from stratus.ephemeral.tallies import tallies_of, tally_increment, tally_removal
-from stratus.errors import RateLimitedError, ServiceUnavailableError
+from stratus.errors import RateLimitedError
 from stratus.limits.sliding_window import DEFAULT_PRECISION, Frame, judge
 from stratus.settings import AwsSettings, ChatSettings
 
@@ -254,7 +252,7 @@ class GenerationRegistry:
                 )
                 return dict(response.get("Attributes", {}))
             except UpdateError as exc:
-                code = exc.cause_response_code
+                code = error_code(exc)
                 if code == "ConditionalCheckFailedException":
                     return None
                 if code != "ValidationException" or attempt:
@@ -278,18 +276,11 @@ class GenerationRegistry:
         try:
             skeleton.save(condition=model.pk.does_not_exist())
         except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise
 
     async def _run(self, func: Callable[..., Any], *args: Any) -> Any:
-        from pynamodb.exceptions import PynamoDBException
-
-        try:
-            return await anyio.to_thread.run_sync(functools.partial(func, *args))
-        except PynamoDBException:
-            raise ServiceUnavailableError(
-                "Shared state store is unavailable; try again shortly.", retry_after=2
-            ) from None
+        return await call_store(func, *args)
 
 
 def _removal(model: Any, name: str) -> Any:

@@ -72,7 +72,7 @@ class EphemeralStore:
         try:
             item.save(condition=condition)
         except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise
         return True
@@ -98,6 +98,19 @@ class EphemeralStore:
 
     async def _run(self, func: Any, *args: Any) -> Any:
         return await call_store(func, *args)
+
+
+def error_code(exc: Any) -> str | None:
+    """The DynamoDB error code behind a pynamodb error, or None.
+
+    pynamodb's own ``cause_response_code`` raises ``AttributeError`` when the cause carries no
+    response (a read timeout, say), which would turn a slow store into a 500.
+    """
+    response = getattr(getattr(exc, "cause", None), "response", None)
+    if not isinstance(response, dict):
+        return None
+    code = response.get("Error", {}).get("Code")
+    return code if isinstance(code, str) else None
 
 
 async def call_store(func: Any, *args: Any) -> Any:

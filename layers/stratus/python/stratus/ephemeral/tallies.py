@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from stratus.ephemeral.store import call_store
+from stratus.ephemeral.store import call_store, error_code
 from stratus.ephemeral.table import ephemeral_model
 from stratus.settings import AwsSettings
 
@@ -96,7 +96,7 @@ class TallyStore:
                 pk, range_key=sk, actions=actions, condition=condition
             )
         except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise
         return True
