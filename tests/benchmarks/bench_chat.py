@@ -120,20 +120,32 @@ def emulator_process() -> Iterator[Server]:
 
 @contextmanager
 def backing_services() -> Iterator[dict[str, str]]:
+    from local.children import free_port
     from stratus.ephemeral.table import create_table
     from stratus.migrations import apply_migrations
-    from tests.support.services import (
-        embedded_postgres,
-        moto_server,
-        patched_environ,
-        server_data_dir,
-    )
+    from tests.support.services import aws_env, embedded_postgres, patched_environ, server_data_dir
 
     with ExitStack() as stack:
         scratch = stack.enter_context(server_data_dir("stratus-bench-chat-"))
         database_url = stack.enter_context(embedded_postgres(scratch / "pgdata"))
         apply_migrations(database_url)
-        moto = stack.enter_context(moto_server())
+        # moto in its own process: in this one it would compete with the load for the GIL.
+        port = free_port()
+        command = [
+            sys.executable,
+            "-m",
+            "local.atomic_moto",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+        with (LOG_DIR / "moto.log").open("wb") as out:
+            moto = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=out)
+        stack.callback(moto.wait, 10)
+        stack.callback(moto.terminate)
+        endpoint = f"http://127.0.0.1:{port}"
+        _wait_http(endpoint + "/moto-api/", moto, "moto")
         env = {
             "DATABASE_URL": database_url,
             "DATABASE_POOL_SIZE": "10",
@@ -149,7 +161,7 @@ def backing_services() -> Iterator[dict[str, str]]:
             "STRATUS_RATE_LIMIT_RPM": "1000000",
             "STRATUS_DAILY_TOKEN_BUDGET": "1000000000",
             "LOG_LEVEL": "WARNING",
-            **moto.env(),
+            **aws_env(endpoint),
         }
         stack.enter_context(patched_environ(env))
         create_table()

@@ -151,3 +151,10 @@ async def test_an_unreachable_store_is_service_unavailable(env, user, clock):
         await reg.stop_requested(user, "x", None, 0)
     assert isinstance(down, AwsSettings)
     assert Admission(True).allowed
+
+
+async def test_a_chat_without_a_stop_flag_is_never_stopped(env, user, clock):
+    reg = registry(clock)
+    admission = await start(reg, user, "z1", "chat-z", requested_at_ms=0)
+    assert admission.stopped is False
+    assert await reg.stop_requested(user, "z1", "chat-z", 0) is False

@@ -119,9 +119,8 @@ class GenerationRegistry:
         raw = self._update(user_id, actions, None)
         assert raw is not None
         item = model.from_raw_data(raw)
-        stopped = task_id in _as_dict(item.stops) or (
-            chat_id is not None
-            and int(_as_dict(item.chat_stops).get(chat_id, 0)) >= requested_at_ms
+        stopped = task_id in _as_dict(item.stops) or _chat_stopped(
+            _as_dict(item.chat_stops), chat_id, requested_at_ms
         )
         tallies = tallies_of(raw)
         stale = self._stale(item, tallies, frame, now)
@@ -175,9 +174,7 @@ class GenerationRegistry:
             return False
         if task_id in _as_dict(item.stops):
             return True
-        if chat_id is None:
-            return False
-        return int(_as_dict(item.chat_stops).get(chat_id, 0)) >= requested_at_ms
+        return _chat_stopped(_as_dict(item.chat_stops), chat_id, requested_at_ms)
 
     async def stop_task(self, user_id: str, task_id: str, *, only_if_running: bool) -> bool:
         """Set the task's stop flag. With ``only_if_running``, only while it is registered and
@@ -293,6 +290,13 @@ def _removal(model: Any, name: str) -> Any:
     if kind == "cs" and key:
         return model.chat_stops[key].remove()
     return tally_removal(name)
+
+
+def _chat_stopped(chat_stops: dict[str, Any], chat_id: str | None, requested_at_ms: int) -> bool:
+    """A chat's stop flag stops generations requested before it was set, and no later ones."""
+    if chat_id is None or chat_id not in chat_stops:
+        return False
+    return int(chat_stops[chat_id]) >= requested_at_ms
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

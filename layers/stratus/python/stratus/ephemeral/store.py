@@ -12,6 +12,7 @@ import anyio.to_thread
 
 from stratus.ephemeral.table import ephemeral_model
 from stratus.errors import ServiceUnavailableError
+from stratus.observability import get_logger
 from stratus.settings import AwsSettings
 
 
@@ -123,7 +124,12 @@ async def call_store(func: Any, *args: Any) -> Any:
 
     try:
         return await anyio.to_thread.run_sync(functools.partial(func, *args))
-    except PynamoDBException:
+    except PynamoDBException as exc:
+        cause = getattr(exc, "cause", None)
+        get_logger().warning(
+            "shared state store call failed",
+            extra={"error": type(cause or exc).__name__, "code": error_code(exc)},
+        )
         raise ServiceUnavailableError(
             "Shared state store is unavailable; try again shortly.", retry_after=2
         ) from None
