@@ -14,6 +14,7 @@ from functions.chat.generation.registry import (
     seconds_to_midnight,
     utc_day,
 )
+from functions.chat.generation.user_state import state_model
 from stratus.errors import ServiceUnavailableError
 from stratus.settings import AwsSettings, ChatSettings, aws_settings
 
@@ -73,8 +74,13 @@ async def test_stopping_an_unknown_or_finished_task_does_nothing(env, user, cloc
     admission = await start(reg, user, "t2")
     await reg.finish(user, "t2", 10, admission)
     assert await reg.stop_task(user, "t2", only_if_running=True) is False
-    assert await reg.recently_finished(user, "t2") is True
-    assert await reg.recently_finished(user, "nope") is False
+    # Finishing leaves nothing of the generation in the user's item.
+    raw = (
+        state_model(aws_settings())
+        ._get_connection()
+        .get_item(f"chat#user#{user}", range_key="chat-state")["Item"]
+    )
+    assert raw["g"] == {"M": {}}
 
 
 async def test_someone_elses_task_cannot_be_stopped_through_their_own_state(env, user, clock):

@@ -8,7 +8,7 @@ writes and whatever polls it runs:
   returned count; never check-then-act), registers the generation, and returns the whole item,
   so the same call also reads the day's tokens and any stop that came before registration. A
   refused request is given back at once (one more write, only on refusal).
-- ``finish``: one UpdateItem that marks the generation finished and adds the tokens it used.
+- ``finish``: one UpdateItem that unregisters the generation and adds the tokens it used.
 - polls: strongly consistent reads of the stop flags only.
 
 Failures: DynamoDB errors become ``ServiceUnavailableError``. The engine lets a generation go
@@ -37,8 +37,6 @@ WINDOW = 60
 _ITEM_TTL = 2 * 24 * 3600
 # Chat-level stop flags older than this are tidied away when a generation finishes.
 _CHAT_STOP_KEEP_MS = 10 * 60 * 1000
-# A finished generation stays known this long, so a late stop is told "already finished".
-_FINISHED_KEEP = 5 * 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,20 +175,12 @@ class GenerationRegistry:
         return _chat_stopped(_as_dict(item.chat_stops), chat_id, requested_at_ms)
 
     async def stop_task(self, user_id: str, task_id: str, *, only_if_running: bool) -> bool:
-        """Set the task's stop flag. With ``only_if_running``, only while it is registered and
-        not yet finished."""
+        """Set the task's stop flag. With ``only_if_running``, only while it is registered."""
         model = self._model
         now_ms = int(self._clock() * 1000)
-        entry = model.generations[task_id]
-        condition = entry.exists() & entry["f"].does_not_exist() if only_if_running else None
+        condition = model.generations[task_id].exists() if only_if_running else None
         raw = await self._run(self._update, user_id, [model.stops[task_id].set(now_ms)], condition)
         return raw is not None
-
-    async def recently_finished(self, user_id: str, task_id: str) -> bool:
-        """True for a generation of this user that finished in the last few minutes."""
-        item = await self._run(self._read, user_id, ["g"])
-        entry = _as_dict(item.generations if item else None).get(task_id)
-        return isinstance(entry, dict) and bool(entry.get("f"))
 
     async def stop_chat(self, user_id: str, chat_id: str) -> None:
         """Stops every generation of the chat that began before now, registered or not yet."""
@@ -207,8 +197,9 @@ class GenerationRegistry:
         model = self._model
         now = self._clock()
         today = utc_day(now)
-        tombstone = {"x": int(now) + _FINISHED_KEEP, "f": 1}
-        tidy = [model.generations[task_id].set(tombstone), model.stops[task_id].remove()]
+        # No tombstone: the item must stay small however many generations a user runs (every
+        # start reads it whole). A late stop of a saved chat turn is answered from Postgres.
+        tidy = [model.generations[task_id].remove(), model.stops[task_id].remove()]
         tidy += [_removal(model, name) for name in admission.stale]
         if tokens <= 0:
             self._update(user_id, tidy, None)

@@ -37,18 +37,16 @@ class StopService:
             return StopResult(True, f"Task {task_id} stopped.")
         ref = await self.chats.task_owner(task_id)
         if ref is None or (ref.user_id != principal.user_id and not principal.is_admin):
-            return await self._maybe_finished(principal, task_id)
+            # Not running, and not a saved turn of the caller's: a bare API generation that
+            # ended leaves nothing behind, so it reads like one that never existed (as in
+            # Open WebUI, which answers 404 once a task is gone).
+            raise _not_found()
         if ref.status != "streaming":
             return StopResult(False, f"Task {task_id} has already finished.")
         # Saved as streaming but not (or no longer) registered: it may be about to register.
         # An unconditional flag wins either way: registration reads it.
         await self.registry.stop_task(ref.user_id, task_id, only_if_running=False)
         return StopResult(True, f"Task {task_id} stopped.")
-
-    async def _maybe_finished(self, principal: Principal, task_id: str) -> StopResult:
-        if await self.registry.recently_finished(principal.user_id, task_id):
-            return StopResult(False, f"Task {task_id} has already finished.")
-        raise _not_found()
 
     async def stop_chat(self, principal: Principal, chat_id: str) -> list[str]:
         """Stops every generation of the chat, including one that has not registered yet."""
