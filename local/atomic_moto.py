@@ -5,6 +5,10 @@ threads can lose an update (seen: 38 of 40 concurrent increments kept). The brut
 guarantee rests on DynamoDB's atomic updates, so the local stack and the tests serialise moto's
 work; connections are still accepted in parallel.
 
+It is served by uvicorn through a2wsgi rather than by werkzeug's development server, which
+closes every connection after one request: DynamoDB and S3 keep connections alive, so a client
+here pays what it pays in AWS, not a TCP handshake per call.
+
 ``python -m local.atomic_moto --host 127.0.0.1 --port N`` serves until terminated.
 """
 
@@ -15,8 +19,6 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
-
-from werkzeug.serving import BaseWSGIServer, make_server
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -32,25 +34,32 @@ class _OneAtATime:
             return list(self._app(environ, start_response))
 
 
-def make_atomic_moto_server(host: str, port: int) -> BaseWSGIServer:
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
+def atomic_moto_app() -> Any:
+    """moto's whole server (every service, routed by host and headers) as an ASGI app."""
+    from a2wsgi import WSGIMiddleware
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     app = _OneAtATime(DomainDispatcherApplication(create_backend_app))
-    return make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    return WSGIMiddleware(app, workers=8)  # type: ignore[arg-type]  # a WSGI app, typed loosely
 
 
 def main(argv: list[str] | None = None) -> None:
+    import uvicorn
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
     # As moto's own entry point does: some responses name the server's port.
     os.environ.setdefault("MOTO_PORT", str(args.port))
-    make_atomic_moto_server(args.host, args.port).serve_forever()
+    uvicorn.run(
+        atomic_moto_app(),
+        host=args.host,
+        port=args.port,
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+    )
 
 
 if __name__ == "__main__":

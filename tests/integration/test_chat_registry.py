@@ -14,7 +14,7 @@ from functions.chat.generation.registry import (
     seconds_to_midnight,
     utc_day,
 )
-from functions.chat.generation.user_state import state_model
+from functions.chat.generation.user_state import item_key, state_client, table_name
 from stratus.errors import ServiceUnavailableError
 from stratus.settings import AwsSettings, ChatSettings, aws_settings
 
@@ -75,11 +75,9 @@ async def test_stopping_an_unknown_or_finished_task_does_nothing(env, user, cloc
     await reg.finish(user, "t2", 10, admission)
     assert await reg.stop_task(user, "t2", only_if_running=True) is False
     # Finishing leaves nothing of the generation in the user's item.
-    raw = (
-        state_model(aws_settings())
-        ._get_connection()
-        .get_item(f"chat#user#{user}", range_key="chat-state")["Item"]
-    )
+    raw = state_client(aws_settings()).get_item(
+        TableName=table_name(aws_settings()), Key=item_key(user), ConsistentRead=True
+    )["Item"]
     assert raw["g"] == {"M": {}}
 
 

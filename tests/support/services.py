@@ -10,8 +10,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from local.children import free_port
-
 
 @contextlib.contextmanager
 def server_data_dir(prefix: str = "stratus-test-") -> Iterator[Path]:
@@ -62,19 +60,11 @@ def aws_env(endpoint: str) -> dict[str, str]:
 @contextlib.contextmanager
 def moto_server() -> Iterator[MotoServer]:
     """moto on loopback, one request at a time: see ``local.atomic_moto`` for why."""
-    import threading
+    from local.atomic_moto import atomic_moto_app
+    from tests.support.live_server import live_server
 
-    from local.atomic_moto import make_atomic_moto_server
-
-    port = free_port()
-    server = make_atomic_moto_server("127.0.0.1", port)
-    thread = threading.Thread(target=server.serve_forever, name="moto", daemon=True)
-    thread.start()
-    try:
-        yield MotoServer(f"http://127.0.0.1:{port}")
-    finally:
-        server.shutdown()
-        thread.join(10)
+    with live_server(atomic_moto_app(), lifespan="off") as server:
+        yield MotoServer(server.base_url)
 
 
 @contextlib.contextmanager

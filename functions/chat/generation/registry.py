@@ -9,7 +9,7 @@ writes and whatever polls it runs:
   so the same call also reads the day's tokens and any stop that came before registration. A
   refused request is given back at once (one more write, only on refusal).
 - ``finish``: one UpdateItem that unregisters the generation and adds the tokens it used.
-- polls: strongly consistent reads of the stop flags only.
+- polls: strongly consistent reads of this generation's two stop flags only.
 
 Failures: DynamoDB errors become ``ServiceUnavailableError``. The engine lets a generation go
 on when a poll fails (a stop is never lost: the next successful read sees the flag), and
@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from functions.chat.generation.user_state import SORT_KEY, state_key, state_model
-from stratus.ephemeral.store import call_store, error_code
-from stratus.ephemeral.tallies import tallies_of, tally_increment, tally_removal
+from functions.chat.generation.user_state import item_key, state_client, table_name
+from stratus.ephemeral.store import call_botocore
+from stratus.ephemeral.tallies import PREFIX
 from stratus.errors import RateLimitedError
 from stratus.limits.sliding_window import DEFAULT_PRECISION, Frame, judge
 from stratus.settings import AwsSettings, ChatSettings
@@ -37,6 +37,9 @@ WINDOW = 60
 _ITEM_TTL = 2 * 24 * 3600
 # Chat-level stop flags older than this are tidied away when a generation finishes.
 _CHAT_STOP_KEEP_MS = 10 * 60 * 1000
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+# Every attribute goes through a placeholder: some short names are DynamoDB reserved words.
+_NAMES = {"#g": "g", "#s": "s", "#cs": "cs", "#day": "day", "#tok": "tok", "#exp": "expires_at"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +49,7 @@ class Admission:
     retry_after: int = 0
     stopped: bool = False
     # Seen at start, removed at finish: stale entries of other generations, old chat flags
-    # and tallies that left the window during a quiet spell.
+    # and tallies that left the window during a quiet spell (attribute paths).
     stale: tuple[str, ...] = ()
 
 
@@ -67,6 +70,10 @@ def seconds_to_midnight(now: float) -> int:
     return max(1, int(86400 - now % 86400))
 
 
+class _ConditionFailed(Exception):
+    pass
+
+
 class GenerationRegistry:
     def __init__(
         self,
@@ -77,10 +84,6 @@ class GenerationRegistry:
         self._settings = settings
         self._aws = aws
         self._clock = clock
-
-    @property
-    def _model(self) -> Any:
-        return state_model(self._aws)
 
     # -- start ---------------------------------------------------------------------------
 
@@ -93,7 +96,7 @@ class GenerationRegistry:
         enforce_limits: bool,
         requested_at_ms: int,
     ) -> Admission:
-        admission: Admission = await self._run(
+        admission: Admission = await call_botocore(
             self._start, user_id, task_id, chat_id, enforce_limits, requested_at_ms
         )
         return admission
@@ -101,196 +104,253 @@ class GenerationRegistry:
     def _start(
         self, user_id: str, task_id: str, chat_id: str | None, enforce: bool, requested_at_ms: int
     ) -> Admission:
-        model = self._model
         now = self._clock()
-        expiry = int(now + self._settings.max_generation_seconds + 60)
-        actions = [
-            model.generations[task_id].set({"c": chat_id or "", "x": expiry}),
-            model.expires_at.set(datetime.fromtimestamp(int(now) + _ITEM_TTL, UTC)),
-        ]
+        names = {**_NAMES, "#task": task_id}
+        values: dict[str, Any] = {
+            ":gen": {
+                "M": {
+                    "c": {"S": chat_id or ""},
+                    "x": {"N": str(int(now + self._settings.max_generation_seconds + 60))},
+                }
+            },
+            ":exp": {"N": str(int(now) + _ITEM_TTL)},
+        }
+        expression = "SET #g.#task = :gen, #exp = :exp"
         frame = None
         if enforce and self._settings.requests_per_minute:
             frame = Frame.at(now, WINDOW, DEFAULT_PRECISION)
-            current = frame.name(frame.index)
-            actions.append(tally_increment(current))
-            actions += [tally_removal(old) for old in frame.just_left()]
-        raw = self._update(user_id, actions, None)
-        assert raw is not None
-        item = model.from_raw_data(raw)
-        stopped = task_id in _as_dict(item.stops) or _chat_stopped(
-            _as_dict(item.chat_stops), chat_id, requested_at_ms
-        )
-        tallies = tallies_of(raw)
-        stale = self._stale(item, tallies, frame, now)
+            # Only the current tally: tallies that left the window are seen in this call's
+            # answer and removed by ``finish``, which keeps the hot call small.
+            names["#tally"] = frame.name(frame.index)
+            values[":zero"] = {"N": "0"}
+            values[":one"] = {"N": "1"}
+            expression += ", #tally = if_not_exists(#tally, :zero) + :one"
+        item = self._update(user_id, expression, names, values, returns=True)
+        stops, chat_stops = _map(item, "s"), _map(item, "cs")
+        stopped = task_id in stops or _chat_stopped(chat_stops, chat_id, requested_at_ms)
+        tallies = {
+            name: int(value["N"])
+            for name, value in item.items()
+            if name.startswith(PREFIX) and name[len(PREFIX) :].isdigit()
+        }
+        stale = self._stale(_map(item, "g"), chat_stops, tallies, frame, now)
         if frame is not None:
             decision = judge(tallies, frame, now, self._settings.requests_per_minute)
             if not decision.allowed:
                 self._give_back(user_id, task_id, decision.tally)
                 return Admission(False, "requests", decision.retry_after, stopped, stale)
         budget = self._settings.daily_token_budget
-        used_today = int(item.tokens or 0) if int(item.day or 0) == utc_day(now) else 0
+        day = int(item.get("day", {}).get("N", 0))
+        used_today = int(item.get("tok", {}).get("N", 0)) if day == utc_day(now) else 0
         if enforce and budget and used_today >= budget:
             self._give_back(user_id, task_id, frame.name(frame.index) if frame else None)
             return Admission(False, "tokens", seconds_to_midnight(now), stopped, stale)
         return Admission(True, None, 0, stopped, stale)
 
+    @staticmethod
     def _stale(
-        self, item: Any, tallies: dict[str, int], frame: Frame | None, now: float
+        generations: dict[str, Any],
+        chat_stops: dict[str, Any],
+        tallies: dict[str, int],
+        frame: Frame | None,
+        now: float,
     ) -> tuple[str, ...]:
         now_ms = int(now * 1000)
-        expired = [t for t, g in _as_dict(item.generations).items() if int(g.get("x", 0)) < now]
-        generations = [f"{kind}:{t}" for t in expired for kind in ("g", "s")]
-        chat_stops = [
-            f"cs:{c}"
-            for c, at in _as_dict(item.chat_stops).items()
-            if now_ms - int(at) > _CHAT_STOP_KEEP_MS
+        expired = [
+            t for t, g in generations.items() if int(g.get("M", {}).get("x", {}).get("N", 0)) < now
+        ]
+        old_stops = [
+            c for c, at in chat_stops.items() if now_ms - int(at["N"]) > _CHAT_STOP_KEEP_MS
         ]
         old_tallies = [name for name in tallies if frame is not None and not frame.counts(name)]
-        return (*generations, *chat_stops, *old_tallies)
+        return (
+            *(f"g.{t}" for t in expired),
+            *(f"s.{t}" for t in expired),
+            *(f"cs.{c}" for c in old_stops),
+            *old_tallies,
+        )
 
     def _give_back(self, user_id: str, task_id: str, tally: str | None) -> None:
         """A refused request never counts: its tally goes back down and it is unregistered."""
-        from pynamodb.expressions.operand import Path
-
-        model = self._model
-        actions = [model.generations[task_id].remove()]
-        condition = None
+        names = {"#g": "g", "#task": task_id}
         if tally is not None:
-            actions.append(Path(tally).add(-1))
-            # Never below zero: a tally that left the window meanwhile must not come back.
-            condition = Path(tally) > 0
-        if self._update(user_id, actions, condition) is None:
-            self._update(user_id, actions[:1], None)
+            names["#tally"] = tally
+            try:
+                self._update(
+                    user_id,
+                    "REMOVE #g.#task SET #tally = #tally - :one",
+                    names,
+                    {":one": {"N": "1"}, ":zero": {"N": "0"}},
+                    # Never below zero: a tally that left the window meanwhile can't come back.
+                    condition="#tally > :zero",
+                )
+                return
+            except _ConditionFailed:
+                del names["#tally"]
+        self._update(user_id, "REMOVE #g.#task", names, None)
 
     # -- watch and stop ------------------------------------------------------------------
 
     async def stop_requested(
         self, user_id: str, task_id: str, chat_id: str | None, requested_at_ms: int
     ) -> bool:
-        item = await self._run(self._read, user_id, ["s", "cs"])
-        if item is None:
-            return False
-        if task_id in _as_dict(item.stops):
+        stopped: bool = await call_botocore(
+            self._stop_requested, user_id, task_id, chat_id, requested_at_ms
+        )
+        return stopped
+
+    def _stop_requested(
+        self, user_id: str, task_id: str, chat_id: str | None, requested_at_ms: int
+    ) -> bool:
+        names = {"#s": "s", "#cs": "cs", "#task": task_id, "#chat": chat_id or "-"}
+        # Reads are polls: no botocore back-off (see ``state_client``); only the two flags.
+        response = state_client(self._aws, retries=0).get_item(
+            TableName=table_name(self._aws),
+            Key=item_key(user_id),
+            ConsistentRead=True,
+            ProjectionExpression="#s.#task, #cs.#chat",
+            ExpressionAttributeNames=names,
+        )
+        item = response.get("Item", {})
+        if task_id in _map(item, "s"):
             return True
-        return _chat_stopped(_as_dict(item.chat_stops), chat_id, requested_at_ms)
+        return _chat_stopped(_map(item, "cs"), chat_id, requested_at_ms)
 
     async def stop_task(self, user_id: str, task_id: str, *, only_if_running: bool) -> bool:
         """Set the task's stop flag. With ``only_if_running``, only while it is registered."""
-        model = self._model
-        now_ms = int(self._clock() * 1000)
-        condition = model.generations[task_id].exists() if only_if_running else None
-        raw = await self._run(self._update, user_id, [model.stops[task_id].set(now_ms)], condition)
-        return raw is not None
+        stopped: bool = await call_botocore(self._stop_task, user_id, task_id, only_if_running)
+        return stopped
+
+    def _stop_task(self, user_id: str, task_id: str, only_if_running: bool) -> bool:
+        now_ms = str(int(self._clock() * 1000))
+        try:
+            self._update(
+                user_id,
+                "SET #s.#task = :now",
+                {"#s": "s", "#task": task_id, **({"#g": "g"} if only_if_running else {})},
+                {":now": {"N": now_ms}},
+                condition="attribute_exists(#g.#task)" if only_if_running else None,
+            )
+        except _ConditionFailed:
+            return False
+        return True
 
     async def stop_chat(self, user_id: str, chat_id: str) -> None:
         """Stops every generation of the chat that began before now, registered or not yet."""
-        model = self._model
-        now_ms = int(self._clock() * 1000)
-        await self._run(self._update, user_id, [model.chat_stops[chat_id].set(now_ms)], None)
+        now_ms = str(int(self._clock() * 1000))
+        await call_botocore(
+            self._update,
+            user_id,
+            "SET #cs.#chat = :now",
+            {"#cs": "cs", "#chat": chat_id},
+            {":now": {"N": now_ms}},
+        )
 
     # -- finish --------------------------------------------------------------------------
 
     async def finish(self, user_id: str, task_id: str, tokens: int, admission: Admission) -> None:
-        await self._run(self._finish, user_id, task_id, tokens, admission)
+        await call_botocore(self._finish, user_id, task_id, tokens, admission)
 
     def _finish(self, user_id: str, task_id: str, tokens: int, admission: Admission) -> None:
-        model = self._model
-        now = self._clock()
-        today = utc_day(now)
         # No tombstone: the item must stay small however many generations a user runs (every
         # start reads it whole). A late stop of a saved chat turn is answered from Postgres.
-        tidy = [model.generations[task_id].remove(), model.stops[task_id].remove()]
-        tidy += [_removal(model, name) for name in admission.stale]
+        names = {**_NAMES, "#task": task_id}
+        removals = ["#g.#task", "#s.#task"]
+        for i, path in enumerate(admission.stale):
+            head, _, key = path.partition(".")
+            if key:
+                names[f"#k{i}"] = key
+                removals.append(f"#{head}.#k{i}")
+            else:
+                names[f"#k{i}"] = head
+                removals.append(f"#k{i}")
+        remove = "REMOVE " + ", ".join(removals)
         if tokens <= 0:
-            self._update(user_id, tidy, None)
+            self._update(user_id, remove, names, None)
             return
-        same_day = [model.tokens.add(tokens), *tidy]
-        if self._update(user_id, same_day, model.day == today) is None:
-            self._update(user_id, [model.day.set(today), model.tokens.set(tokens), *tidy], None)
+        today = {"N": str(utc_day(self._clock()))}
+        values = {":tok": {"N": str(tokens)}, ":today": today}
+        try:
+            self._update(
+                user_id, f"ADD #tok :tok {remove}", names, values, condition="#day = :today"
+            )
+        except _ConditionFailed:
+            self._update(user_id, f"SET #day = :today, #tok = :tok {remove}", names, values)
 
     # -- plumbing ------------------------------------------------------------------------
 
-    def _read(self, user_id: str, attributes: list[str]) -> Any:
-        # Reads are polls, or cheap to repeat: no botocore back-off (see ``state_model``).
-        model = state_model(self._aws, retries=0)
-        try:
-            return model.get(
-                state_key(user_id), SORT_KEY, consistent_read=True, attributes_to_get=attributes
-            )
-        except model.DoesNotExist:
-            return None
-
-    def _update(self, user_id: str, actions: list[Any], condition: Any) -> dict[str, Any] | None:
-        """One UpdateItem returning the item's raw attributes; None when ``condition`` failed.
+    def _update(
+        self,
+        user_id: str,
+        expression: str,
+        names: dict[str, str],
+        values: dict[str, Any] | None,
+        *,
+        condition: str | None = None,
+        returns: bool = False,
+    ) -> dict[str, Any]:
+        """One UpdateItem; the item's attributes when ``returns``. ``_ConditionFailed`` when
+        ``condition`` failed.
 
         The item (and its maps) is created on first use: DynamoDB can't set a map entry
         inside a map that does not exist yet.
         """
-        from pynamodb.exceptions import UpdateError
+        from botocore.exceptions import ClientError
 
-        connection = self._model._get_connection()
+        client = state_client(self._aws)
+        used = f"{expression} {condition or ''}"
+        request: dict[str, Any] = {
+            "TableName": table_name(self._aws),
+            "Key": item_key(user_id),
+            "UpdateExpression": expression,
+            # DynamoDB refuses placeholders that the expressions do not use.
+            "ExpressionAttributeNames": {k: v for k, v in names.items() if k in used},
+            "ReturnValues": "ALL_NEW" if returns else "NONE",
+        }
+        if values:
+            request["ExpressionAttributeValues"] = values
+        if condition:
+            request["ConditionExpression"] = condition
         for attempt in range(2):
             try:
-                response = connection.update_item(
-                    state_key(user_id),
-                    range_key=SORT_KEY,
-                    actions=actions,
-                    condition=condition,
-                    return_values="ALL_NEW",
-                )
-                return dict(response.get("Attributes", {}))
-            except UpdateError as exc:
-                code = error_code(exc)
-                if code == "ConditionalCheckFailedException":
-                    return None
+                return dict(client.update_item(**request).get("Attributes", {}))
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code")
+                if code == _CONDITION_FAILED:
+                    raise _ConditionFailed from None
                 if code != "ValidationException" or attempt:
                     raise
                 self._create(user_id)
-        return None
+        return {}
 
     def _create(self, user_id: str) -> None:
-        from pynamodb.exceptions import PutError
+        from botocore.exceptions import ClientError
 
-        model = self._model
         now = int(self._clock())
-        skeleton = model(
-            state_key(user_id),
-            SORT_KEY,
-            expires_at=datetime.fromtimestamp(now + _ITEM_TTL, UTC),
-            generations={},
-            stops={},
-            chat_stops={},
-        )
         try:
-            skeleton.save(condition=model.pk.does_not_exist())
-        except PutError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
+            state_client(self._aws).put_item(
+                TableName=table_name(self._aws),
+                Item={
+                    **item_key(user_id),
+                    "g": {"M": {}},
+                    "s": {"M": {}},
+                    "cs": {"M": {}},
+                    "expires_at": {"N": str(now + _ITEM_TTL)},
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != _CONDITION_FAILED:
                 raise
 
-    async def _run(self, func: Callable[..., Any], *args: Any) -> Any:
-        return await call_store(func, *args)
 
-
-def _removal(model: Any, name: str) -> Any:
-    """A stale entry seen at start: ``g:<task>``, ``s:<task>``, ``cs:<chat>`` or a tally."""
-    kind, _, key = name.partition(":")
-    if kind == "g" and key:
-        return model.generations[key].remove()
-    if kind == "s" and key:
-        return model.stops[key].remove()
-    if kind == "cs" and key:
-        return model.chat_stops[key].remove()
-    return tally_removal(name)
+def _map(item: dict[str, Any], name: str) -> dict[str, Any]:
+    value = item.get(name, {}).get("M")
+    return value if isinstance(value, dict) else {}
 
 
 def _chat_stopped(chat_stops: dict[str, Any], chat_id: str | None, requested_at_ms: int) -> bool:
     """A chat's stop flag stops generations requested before it was set, and no later ones."""
     if chat_id is None or chat_id not in chat_stops:
         return False
-    return int(chat_stops[chat_id]) >= requested_at_ms
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {}
-    return dict(value.as_dict()) if hasattr(value, "as_dict") else dict(value)
+    return int(chat_stops[chat_id]["N"]) >= requested_at_ms

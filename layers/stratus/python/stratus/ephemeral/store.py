@@ -135,6 +135,23 @@ async def call_store(func: Any, *args: Any) -> Any:
         ) from None
 
 
+async def call_botocore(func: Any, *args: Any) -> Any:
+    """``call_store`` for code that uses the table's botocore client directly (the chat
+    registry's hot path): client and transport failures become ``ServiceUnavailableError``."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return await anyio.to_thread.run_sync(functools.partial(func, *args))
+    except (ClientError, BotoCoreError) as exc:
+        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+        get_logger().warning(
+            "shared state store call failed", extra={"error": type(exc).__name__, "code": code}
+        )
+        raise ServiceUnavailableError(
+            "Shared state store is unavailable; try again shortly.", retry_after=2
+        ) from None
+
+
 def _entry(item: Any) -> Entry:
     return Entry(
         pk=item.pk,
