@@ -32,7 +32,10 @@ def probe_model_host(base_url: str) -> str:
         response.raise_for_status()
         return f"answering (version {response.json().get('version', '?')})"
     except (httpx.HTTPError, ValueError):
-        return "NOT answering: sign-in and accounts still work; /readyz reports degraded"
+        return (
+            "NOT answering: sign-in, accounts and saved chats still work; "
+            "/readyz reports degraded"
+        )
 
 
 def summary_lines(facts: StackFacts) -> list[str]:
@@ -52,9 +55,13 @@ def summary_lines(facts: StackFacts) -> list[str]:
         f"Stratus {__version__} local stack ready in {facts.startup_seconds:.1f}s",
         f"  Accounts     {url}/api/v1/auths/   (sign-up, sign-in, API keys)",
         f"  Admin        {url}/api/v1/users/",
+        f"  OpenAI API   {url}/v1/models   {url}/v1/chat/completions   {url}/v1/embeddings",
+        f"  Chats        {url}/api/v1/chats/   {url}/api/chat/completions   {url}/api/models",
+        f"  Ollama API   {url}/ollama/api/tags   (inference and read routes)",
         f"  API docs     {url}/docs",
         f"  Health       {url}/healthz   {url}/readyz",
-        "  Functions    auth: accounts; chat and rag: health and docs only, no routes yet",
+        "  Functions    auth: accounts; chat: completions, chats, stop, models, embeddings;"
+        " rag: health and docs only, no routes yet",
         f"  Data         {facts.data_dir}",
         f"  Postgres     {facts.postgres}; migrations: {applied}",
         f"  DynamoDB     {facts.dynamodb}",
