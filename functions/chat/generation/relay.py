@@ -195,9 +195,8 @@ class GenerationResponse(Answer):
                         if openai:
                             if not line.startswith(b"data:"):
                                 continue  # SSE comments and event names carry nothing we relay
+                            # "[DONE]" included: it is what tells the translator the answer ended.
                             line = line[5:].strip()
-                            if line == b"[DONE]":
-                                break
                         chunks.extend(translator.feed(line))
                         if translator.done:
                             break
