@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,14 +88,25 @@ def content_of(events: list[Any]) -> str:
     )
 
 
-@pytest.fixture
-async def chat_stack(
-    auth_env: dict[str, str], emulator: EmulatorHandle
+@asynccontextmanager
+async def serve_chat_stack(
+    emulator: EmulatorHandle, env: Mapping[str, str] | None = None
 ) -> AsyncIterator[ChatStack]:
-    apply_env({"OLLAMA_BASE_URL": emulator.base_url, **CHAT_TEST_ENV})
+    """The composed app on a live server, with ``emulator`` as the Ollama host, unless ``env``
+    names other upstreams (``OLLAMA_BASE_URLS``, ``OPENAI_API_BASE_URL``, ...). Use it inside a
+    test that has ``auth_env``, which restores the environment afterwards."""
+    apply_env({"OLLAMA_BASE_URL": emulator.base_url, **CHAT_TEST_ENV, **(env or {})})
     from local.composed import create_local_app
 
     with live_server(create_local_app()) as server:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
             admin, user = await admin_and_user(http)
             yield ChatStack(server.base_url, emulator, http, admin, user)
+
+
+@pytest.fixture
+async def chat_stack(
+    auth_env: dict[str, str], emulator: EmulatorHandle
+) -> AsyncIterator[ChatStack]:
+    async with serve_chat_stack(emulator) as stack:
+        yield stack
