@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -19,7 +18,15 @@ from local.children import free_port
 from local.emulator import EmulatorConfig, expected_reply, running_emulator
 from local.emulator.testing import EmulatorHandle
 from tests.support.auth import Account
-from tests.support.chat import ChatStack, chat_body, content_of, serve_chat_stack, sse_events
+from tests.support.chat import (
+    REMOTE_MODELS,
+    ChatStack,
+    chat_body,
+    content_of,
+    remote_env,
+    serve_chat_stack,
+    sse_events,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -29,45 +36,6 @@ OLLAMA_MODELS = {
     "emulator-embed:latest",
     "nomic-embed-text:latest",
 }
-REMOTE_MODELS = {"remote-chat:latest", "remote-embed:latest"}
-REMOTE_KEY = "remote-upstream-key-0123456789"
-
-
-@pytest.fixture(scope="module")
-def remote_server() -> Iterator[EmulatorHandle]:
-    config = EmulatorConfig(
-        chat_models=("remote-chat",),
-        thinking_models=(),
-        embed_models=("remote-embed",),
-        embed_dimensions=(),
-    )
-    with running_emulator(config) as handle:
-        yield handle
-
-
-@pytest.fixture
-def remote(remote_server: EmulatorHandle) -> EmulatorHandle:
-    remote_server.reset()
-    # The upstream wants its API key, as a hosted OpenAI-compatible API does.
-    remote_server.set_faults(require_api_key=REMOTE_KEY)
-    return remote_server
-
-
-def remote_env(remote: EmulatorHandle, **extra: str) -> dict[str, str]:
-    return {
-        "OPENAI_API_BASE_URL": f"{remote.base_url}/v1",
-        "OPENAI_API_KEY": REMOTE_KEY,
-        "ENABLE_OLLAMA_API": "true",
-        **extra,
-    }
-
-
-@pytest.fixture
-async def mixed_stack(
-    auth_env: dict[str, str], emulator: EmulatorHandle, remote: EmulatorHandle
-) -> AsyncIterator[ChatStack]:
-    async with serve_chat_stack(emulator, remote_env(remote)) as stack:
-        yield stack
 
 
 async def model_ids(stack: ChatStack, account: Account, path: str = "/v1/models") -> set[str]:
