@@ -19,6 +19,7 @@ _EFFORTS = ("high", "medium", "low", "none")
 _IMAGE_DATA_URL = re.compile(r"data:(?:image/(?:jpeg|jpg|png|webp))?;base64,")
 
 _GO_DURATION = re.compile(r"([-+]?)((?:\d+(?:\.\d*)?(?:ns|us|µs|ms|s|m|h))+)")
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d*)?")
 _GO_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {
     "ns": 1e-9,
@@ -192,16 +193,17 @@ def keep_alive(body: Mapping[str, Any]) -> timedelta | None:
     if isinstance(value, int | float):
         return timedelta(seconds=value)
     if isinstance(value, str):
-        try:
-            return timedelta(seconds=float(value))
-        except ValueError:
-            pass
+        # Go's time.ParseDuration, as Ollama reads it: a unit is required, except for zero.
+        if value in {"0", "+0", "-0"}:
+            return timedelta(0)
         if match := _GO_DURATION.fullmatch(value):
             seconds = sum(
                 float(number) * _UNIT_SECONDS[unit]
                 for number, unit in _GO_DURATION_PART.findall(match.group(2))
             )
             return timedelta(seconds=-seconds if match.group(1) == "-" else seconds)
+        if _NUMBER.fullmatch(value):
+            raise HttpError(400, f'time: missing unit in duration "{value}"')
     raise HttpError(400, f"time: invalid duration {value!r}")
 
 

@@ -13,12 +13,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from local.children import free_port
+from tests.support.chat import ChatStack, chat_body, content_of, sse_events
 
 RUN_SH = Path(__file__).resolve().parents[2] / "functions" / "chat" / "run.sh"
 REPO = RUN_SH.parents[2]
@@ -106,3 +109,88 @@ def test_a_weak_secret_stops_chat_before_it_is_ready(stack_env):
     )
     assert result.returncode != 0
     assert "WEBUI_SECRET_KEY: the signing secret is a published default" in result.stderr
+
+
+# -- a streamed completion through run.sh --------------------------------------------------------
+
+
+@pytest.fixture
+def adapter_with_model_host(chat_stack: ChatStack, tmp_path: Path) -> Iterator[AdapterProcess]:
+    """``run.sh`` with the emulator as its model host; accounts come from ``chat_stack``'s auth
+    function (the chat function has no sign-up of its own), sharing Postgres and the secret."""
+    port = free_port()
+    log = tmp_path / "run-sh.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            ["/bin/sh", str(RUN_SH)],
+            cwd=REPO,
+            env=_adapter_env(port),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base + "/healthz", process)
+        yield AdapterProcess(process, base, log)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@dataclass
+class AdapterProcess:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log: Path
+
+
+@pytest.mark.anyio
+async def test_a_streamed_completion_arrives_progressively_through_run_sh(
+    adapter_with_model_host: AdapterProcess, chat_stack: ChatStack
+):
+    chat_stack.emulator.set_faults(token_delay=0.15)
+    text = "one two three four five six seven eight nine ten"
+    tokens = len(text.split()) + 2  # "You said:" and the words
+    arrivals: list[tuple[float, str]] = []
+    started = time.monotonic()
+    async with (
+        httpx.AsyncClient(base_url=adapter_with_model_host.base_url, timeout=30) as http,
+        http.stream(
+            "POST",
+            "/v1/chat/completions",
+            json=chat_body(text, stream=True),
+            headers=chat_stack.user.headers,
+        ) as response,
+    ):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        async for part in response.aiter_text():
+            arrivals.append((time.monotonic() - started, part))
+    body = "".join(part for _, part in arrivals)
+    events = sse_events(body)
+    assert events[-1] == "[DONE]"
+    assert content_of(events) == f"You said: {text}"
+    first_content = next(at for at, part in arrivals if '"content":"' in part)
+    total = arrivals[-1][0]
+    # The whole answer takes about tokens x 0.15 s; the first token must not wait for it.
+    assert total >= tokens * 0.15 * 0.9
+    assert first_content < total - 0.8
+    # Many separate writes reached the client, not one buffered body.
+    assert len(arrivals) >= tokens // 2
+
+
+@pytest.mark.anyio
+async def test_run_sh_serves_on_uvloop_and_httptools(adapter_with_model_host: AdapterProcess):
+    # run.sh execs uvicorn, so the script's pid is the server's.
+    server = psutil.Process(adapter_with_model_host.process.pid)
+    command = server.cmdline()
+    assert "uvicorn" in command
+    assert command[command.index("--loop") + 1] == "uvloop"
+    assert command[command.index("--http") + 1] == "httptools"
+    # And they are really loaded: their compiled extensions are mapped into the process.
+    mapped = [Path(m.path) for m in server.memory_maps() if m.path]
+    assert any(p.parent.name == "uvloop" and p.name.startswith("loop.") for p in mapped)
+    assert any(p.parent.name == "parser" and p.parent.parent.name == "httptools" for p in mapped)

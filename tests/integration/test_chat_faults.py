@@ -138,3 +138,11 @@ async def test_a_generation_over_the_time_cap_is_interrupted(chat_stack: ChatSta
     assert events[-1] == "[DONE]"
     assert events[-2]["choices"][0]["finish_reason"] == "length"
     assert (await chat_stack.chat_messages(user, chat_id))[-1]["status"] == "interrupted"
+
+
+@pytest.mark.parametrize("setting", ["error_after=2", "bad_json_after=2"])
+async def test_the_client_gets_every_token_the_saved_answer_has(chat_stack: ChatStack, setting):
+    # No token delay: the good lines and the bad one arrive in one read.
+    events, messages = await saved_turn(chat_stack, setting)
+    assert "error" in events[-1]
+    assert content_of(events) == messages[-1]["content"] == "".join(tokens()[:2])

@@ -7,13 +7,15 @@ streams arrive as the server writes them.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
+from local.emulator import EmulatorConfig, running_emulator
 from local.emulator.testing import EmulatorHandle
 from tests.support.auth import Account, admin_and_user, apply_env, signup
 from tests.support.live_server import live_server
@@ -25,6 +27,11 @@ CHAT_TEST_ENV = {
     "STRATUS_RATE_LIMIT_RPM": "0",
     "STRATUS_DAILY_TOKEN_BUDGET": "0",
 }
+
+
+# The second emulator, an OpenAI-compatible upstream with models of its own (``remote``).
+REMOTE_MODELS = {"remote-chat:latest", "remote-embed:latest"}
+REMOTE_KEY = "remote-upstream-key-0123456789"
 
 
 @dataclass
@@ -87,14 +94,64 @@ def content_of(events: list[Any]) -> str:
     )
 
 
-@pytest.fixture
-async def chat_stack(
-    auth_env: dict[str, str], emulator: EmulatorHandle
+@asynccontextmanager
+async def serve_chat_stack(
+    emulator: EmulatorHandle, env: Mapping[str, str] | None = None
 ) -> AsyncIterator[ChatStack]:
-    apply_env({"OLLAMA_BASE_URL": emulator.base_url, **CHAT_TEST_ENV})
+    """The composed app on a live server, with ``emulator`` as the Ollama host, unless ``env``
+    names other upstreams (``OLLAMA_BASE_URLS``, ``OPENAI_API_BASE_URL``, ...). Use it inside a
+    test that has ``auth_env``, which restores the environment afterwards."""
+    apply_env({"OLLAMA_BASE_URL": emulator.base_url, **CHAT_TEST_ENV, **(env or {})})
     from local.composed import create_local_app
 
     with live_server(create_local_app()) as server:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
             admin, user = await admin_and_user(http)
             yield ChatStack(server.base_url, emulator, http, admin, user)
+
+
+@pytest.fixture
+async def chat_stack(
+    auth_env: dict[str, str], emulator: EmulatorHandle
+) -> AsyncIterator[ChatStack]:
+    async with serve_chat_stack(emulator) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def remote_server() -> Iterator[EmulatorHandle]:
+    config = EmulatorConfig(
+        chat_models=("remote-chat",),
+        thinking_models=(),
+        embed_models=("remote-embed",),
+        embed_dimensions=(),
+    )
+    with running_emulator(config) as handle:
+        yield handle
+
+
+@pytest.fixture
+def remote(remote_server: EmulatorHandle) -> EmulatorHandle:
+    """An emulator as the OpenAI-compatible upstream; stack env from ``remote_env(remote)``."""
+    remote_server.reset()
+    # It wants its API key, as a hosted OpenAI-compatible API does.
+    remote_server.set_faults(require_api_key=REMOTE_KEY)
+    return remote_server
+
+
+def remote_env(remote: EmulatorHandle, **extra: str) -> dict[str, str]:
+    return {
+        "OPENAI_API_BASE_URL": f"{remote.base_url}/v1",
+        "OPENAI_API_KEY": REMOTE_KEY,
+        "ENABLE_OLLAMA_API": "true",
+        **extra,
+    }
+
+
+@pytest.fixture
+async def mixed_stack(
+    auth_env: dict[str, str], emulator: EmulatorHandle, remote: EmulatorHandle
+) -> AsyncIterator[ChatStack]:
+    """``chat_stack`` with ``remote`` as an OpenAI-compatible upstream beside the Ollama host."""
+    async with serve_chat_stack(emulator, remote_env(remote)) as stack:
+        yield stack

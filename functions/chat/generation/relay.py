@@ -190,20 +190,22 @@ class GenerationResponse(Answer):
                     # Anything after the end is ignored; the connection is closed, not reused.
                     return Outcome(Ending.COMPLETE)
                 chunks: list[dict[str, Any]] = []
-                for line in batch:
-                    if openai:
-                        if not line.startswith(b"data:"):
-                            continue  # SSE comments and event names carry nothing we relay
-                        line = line[5:].strip()
-                        if line == b"[DONE]":
+                try:
+                    for line in batch:
+                        if openai:
+                            if not line.startswith(b"data:"):
+                                continue  # SSE comments and event names carry nothing we relay
+                            # "[DONE]" included: it is what tells the translator the answer ended.
+                            line = line[5:].strip()
+                        chunks.extend(translator.feed(line))
+                        if translator.done:
                             break
-                    chunks.extend(translator.feed(line))
-                    if translator.done:
-                        break
-                if chunks:
-                    if self._first_token_at is None:
-                        self._first_token_at = time.perf_counter()
-                    await self._emit(self.wire.encode(chunks))
+                except ctx.translator_errors:
+                    # Lines that came in the same read as the bad one are already in the
+                    # translator's text (and so in the saved answer): the client gets them too.
+                    await self._relay_chunks(chunks)
+                    raise
+                await self._relay_chunks(chunks)
                 if ctx.turn is not None and loop.time() >= self._next_checkpoint:
                     self._checkpoint(loop.time())
         except ctx.translator_errors as exc:
@@ -255,6 +257,12 @@ class GenerationResponse(Answer):
             pass
 
     # -- output and persistence -------------------------------------------------------------
+
+    async def _relay_chunks(self, chunks: list[dict[str, Any]]) -> None:
+        if chunks:
+            if self._first_token_at is None:
+                self._first_token_at = time.perf_counter()
+            await self._emit(self.wire.encode(chunks))
 
     async def _emit(self, body: bytes) -> None:
         if self.ctx.stream and not self._client_gone and self._send is not None:

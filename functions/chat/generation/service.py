@@ -139,6 +139,8 @@ class GenerationService:
     async def launch(self, spec: Launch) -> GenerationResponse:
         """Open the upstream and wait for its first output while the registry admits the
         generation; then refuse (closing the upstream) or relay."""
+        # TTFT and duration count from here: the wait for the model's first output is in them.
+        started = time.perf_counter()
         host = await get_model_host()
         resources = AsyncExitStack()
 
@@ -179,6 +181,7 @@ class GenerationService:
             turn=spec.turn,
             admission=admission,
             translator_errors=spec.translator_errors,
+            started=started,
         )
         return GenerationResponse(
             ctx,

@@ -22,7 +22,7 @@ from functions.chat.generation.wire import NDJSONWire
 from functions.chat.ollama.passthrough import NDJSONPassthrough, PassthroughError
 from stratus.auth import Principal
 from stratus.errors import BadRequestError, ModelNotFoundError, StratusError
-from stratus.modelhost import ModelChoice, get_model_host
+from stratus.modelhost import ModelChoice, ModelHost, get_model_host
 from stratus.modelhost.catalog import allowed
 from stratus.settings import ChatSettings
 
@@ -35,6 +35,21 @@ def _model_name(body: dict[str, Any]) -> str:
     if not isinstance(name, str) or not name:
         raise BadRequestError("model is required", param="model")
     return name
+
+
+def _operator_options(host: ModelHost, body: dict[str, Any], *, num_ctx: bool) -> dict[str, Any]:
+    """The configured per-model ``keep_alive`` and ``num_ctx`` replace the client's, as on
+    ``/v1``: on a shared GPU a client must not pin a model or reload it at another context size.
+    Unconfigured, the client's own values go through as Ollama would take them."""
+    model = body["model"]
+    keep_alive = host.keep_alive(model)
+    if keep_alive is not None:
+        body["keep_alive"] = keep_alive
+    context = host.num_ctx(model) if num_ctx else None
+    if context is not None:
+        options = body.get("options")
+        body["options"] = {**(options if isinstance(options, dict) else {}), "num_ctx": context}
+    return body
 
 
 class OllamaProxy:
@@ -97,7 +112,7 @@ class OllamaProxy:
     async def embed(self, principal: Principal, body: dict[str, Any], path: str) -> Any:
         choice = await self._resolve(principal, body)
         host = await get_model_host()
-        forwarded = {**body, "model": choice.model.id}
+        forwarded = _operator_options(host, {**body, "model": choice.model.id}, num_ctx=False)
         async with metered(self.registry, self.settings, principal, choice.model.id) as meter:
             answer = await host.http.json(choice.upstream, "POST", path, forwarded)
             if isinstance(answer, dict):
@@ -112,7 +127,10 @@ class OllamaProxy:
         stream = body.get("stream", True)
         if not isinstance(stream, bool):
             raise BadRequestError("stream must be a boolean", param="stream")
-        forwarded = {**body, "model": choice.model.id, "stream": stream}
+        host = await get_model_host()
+        forwarded = _operator_options(
+            host, {**body, "model": choice.model.id, "stream": stream}, num_ctx=True
+        )
         return await self.generations.launch(
             Launch(
                 principal=principal,

@@ -36,8 +36,12 @@ class ModelHost:
     async def resolve(self, name: str, principal: Principal) -> ModelChoice:
         return await self.catalog.resolve(self.http, name, principal)
 
-    def keep_alive(self, model_id: str) -> str | None:
-        return option_for(model_id, self.settings.keep_alive)
+    def keep_alive(self, model_id: str) -> str | int | None:
+        value = option_for(model_id, self.settings.keep_alive)
+        # Ollama reads a string as a Go duration ("5m"), so bare seconds must go as a number.
+        if value is not None and value.lstrip("-").isdigit():
+            return int(value)
+        return value
 
     def num_ctx(self, model_id: str) -> int | None:
         value = option_for(model_id, self.settings.num_ctx)

@@ -23,11 +23,16 @@ async def tags(http: UpstreamHTTP, upstream: Upstream) -> list[dict[str, Any]]:
 
 
 async def embed(
-    http: UpstreamHTTP, upstream: Upstream, model: str, inputs: list[str], *, keep_alive: str | None
+    http: UpstreamHTTP,
+    upstream: Upstream,
+    model: str,
+    inputs: list[str],
+    *,
+    keep_alive: str | int | None,
 ) -> tuple[list[list[float]], int]:
     """Ollama's batched ``/api/embed``: every input in one call. Returns vectors and tokens."""
     body: dict[str, Any] = {"model": model, "input": inputs}
-    if keep_alive:
+    if keep_alive is not None:
         body["keep_alive"] = keep_alive
     payload = await http.json(upstream, "POST", "/api/embed", body)
     vectors = payload.get("embeddings") if isinstance(payload, dict) else None
