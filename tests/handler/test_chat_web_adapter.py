@@ -39,11 +39,14 @@ def _adapter_env(port: int) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def chat_under_adapter(stack_env) -> Iterator[str]:
+def chat_under_adapter(stack_env, tmp_path_factory) -> Iterator[str]:
     port = free_port()
-    process = subprocess.Popen(
-        ["/bin/sh", str(RUN_SH)], cwd=REPO, env=_adapter_env(port), stdout=subprocess.PIPE
-    )
+    # Output goes to a file: a pipe nobody reads would block the server once it fills.
+    log = tmp_path_factory.mktemp("adapter") / "run-sh.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            ["/bin/sh", str(RUN_SH)], cwd=REPO, env=_adapter_env(port), stdout=out
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base + "/healthz", process)
@@ -55,9 +58,6 @@ def chat_under_adapter(stack_env) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             raise
-        finally:
-            if process.stdout:
-                process.stdout.close()
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:

@@ -131,3 +131,20 @@ async def test_a_hung_shared_state_store_is_not_a_server_error(chat_stack: ChatS
         response = await chat_stack.complete(chat_stack.user, chat_body("slow store"))
     assert response.status_code == 200
     assert response.json()["choices"][0]["message"]["content"] == "You said: slow store"
+
+
+async def test_a_refused_user_does_not_reach_the_model_host_again_until_retry_after(
+    chat_stack: ChatStack,
+):
+    apply_env({"STRATUS_RATE_LIMIT_RPM": "1"})
+    user = chat_stack.user
+    assert (await chat_stack.complete(user, chat_body("first"))).status_code == 200
+    refused = await chat_stack.complete(user, chat_body("second"))
+    assert refused.status_code == 429
+    reached = chat_stack.emulator.stats.requests("POST /api/chat")
+    for i in range(5):
+        again = await chat_stack.complete(user, chat_body(f"again {i}"))
+        assert again.status_code == 429
+        assert 1 <= int(again.headers["retry-after"]) <= 66
+    # The refusals were remembered: no more prompts reached the GPU.
+    assert chat_stack.emulator.stats.requests("POST /api/chat") == reached

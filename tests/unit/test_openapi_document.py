@@ -17,6 +17,7 @@ from stratus.auth.guard import is_automatic_options, policy_for
 from stratus.openapi import document_bytes, document_path, may_answer
 from stratus.openapi.build import build_document, operations_of
 from stratus.web.access import Access, access
+from stratus.web.error_mapper import uses_ollama_shape, uses_openai_shape
 from stratus.web.plugin import StratusPlugin
 from stratus.web.text import SingleLine
 
@@ -109,8 +110,13 @@ def test_errors_are_documented_where_they_can_happen(app, document):
             assert {"400", "413", "415", "422"} <= statuses, (path, method)
         if "{" in path:
             assert {"404", "422"} <= statuses, (path, method)
+        shape = "Error"
+        if uses_openai_shape(path):
+            shape = "OpenAIError"
+        elif uses_ollama_shape(path):
+            shape = "OllamaError"
         for status, ref in _error_refs(operation).items():
-            assert ref == "#/components/schemas/Error", (path, method, status)
+            assert ref == f"#/components/schemas/{shape}", (path, method, status)
 
 
 def test_route_specific_codes_come_from_the_routes(document):
@@ -130,6 +136,7 @@ def test_error_bodies_are_the_real_shapes(document):
     assert schemas["Error"]["required"] == ["detail"]
     error = schemas["OpenAIError"]["properties"]["error"]
     assert error["required"] == ["message", "type", "param", "code"]
+    assert schemas["OllamaError"]["properties"]["error"] == {"type": "string"}
     # Litestar's own {status_code, detail, extra} shape is documented nowhere.
     assert "status_code" not in json.dumps(document["paths"])
     assert "Validation Exception" not in json.dumps(document)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 from functions.chat.generation.answer import Answer
 from functions.chat.generation.outcome import Ending, Outcome
+from functions.chat.generation.refusals import RecentRefusals
 from functions.chat.generation.registry import Admission, GenerationRegistry, refusal
 from functions.chat.generation.relay import (
     GenerationContext,
@@ -102,6 +103,7 @@ class GenerationService:
         self.registry = registry
         self.report = report
         self.settings = settings
+        self.refusals = RecentRefusals()
 
     async def start(
         self, principal: Principal, req: ChatCompletionRequest, info: RequestInfo
@@ -141,6 +143,7 @@ class GenerationService:
         generation; then refuse (closing the upstream) or relay."""
         # TTFT and duration count from here: the wait for the model's first output is in them.
         started = time.perf_counter()
+        self.refusals.check(spec.principal.user_id)
         host = await get_model_host()
         resources = AsyncExitStack()
 
@@ -161,7 +164,9 @@ class GenerationService:
             admission = await self._admit(spec)
             if not admission.allowed:
                 limit_hit(spec.model_name, admission.reason or "requests")
-                raise refusal(admission)
+                refused = refusal(admission)
+                self.refusals.remember(spec.principal.user_id, refused)
+                raise refused
             upstream, lines = await opening
         except BaseException as exc:
             opening.cancel()
