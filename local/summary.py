@@ -33,8 +33,7 @@ def probe_model_host(base_url: str) -> str:
         return f"answering (version {response.json().get('version', '?')})"
     except (httpx.HTTPError, ValueError):
         return (
-            "NOT answering: sign-in, accounts and saved chats still work; "
-            "/readyz reports degraded"
+            "NOT answering: sign-in, accounts and saved chats still work; /readyz reports degraded"
         )
 
 
