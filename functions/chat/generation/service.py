@@ -109,17 +109,26 @@ class GenerationService:
         self, principal: Principal, req: ChatCompletionRequest, info: RequestInfo
     ) -> Answer:
         """An OpenAI chat completion, streamed or not, optionally saved as a chat turn."""
-        host = await get_model_host()
-        choice = await host.resolve(req.model, principal)
+        self.refusals.check(principal.user_id)
         task_id = uuid.uuid4().hex
-        created = int(time.time())
-        path, body, translator = self._translate(host, choice, req, task_id, created)
-        turn = None
-        if req.chat_id:
-            try:
-                turn = await self.turns.begin(principal, req, task_id)
-            except ReplayTurnError as replay:
-                return replay_response(req, replay, created)
+        # Admission needs only who is asking: it starts now, so its round trip overlaps the
+        # model lookup, the turn's insert and the upstream's first output.
+        admitting = asyncio.create_task(self._admit(principal, task_id, req.chat_id, info))
+        try:
+            host = await get_model_host()
+            choice = await host.resolve(req.model, principal)
+            created = int(time.time())
+            path, body, translator = self._translate(host, choice, req, task_id, created)
+            turn = None
+            if req.chat_id:
+                try:
+                    turn = await self.turns.begin(principal, req, task_id)
+                except ReplayTurnError as replay:
+                    await self._withdraw(principal, task_id, admitting)
+                    return replay_response(req, replay, created)
+        except BaseException:
+            await self._withdraw(principal, task_id, admitting)
+            raise
         return await self.launch(
             Launch(
                 principal=principal,
@@ -135,15 +144,35 @@ class GenerationService:
                 turn=turn,
                 info=info,
                 translator_errors=(UpstreamStreamError,),
-            )
+            ),
+            admitting,
         )
 
-    async def launch(self, spec: Launch) -> GenerationResponse:
+    async def _withdraw(
+        self, principal: Principal, task_id: str, admitting: asyncio.Task[Admission]
+    ) -> None:
+        """The request ended before its generation started: unregister it, if it was."""
+        admission = await asyncio.gather(admitting, return_exceptions=True)
+        if isinstance(admission[0], Admission) and admission[0].allowed:
+            try:
+                await self.registry.finish(principal.user_id, task_id, 0, admission[0])
+            except ServiceUnavailableError:
+                get_logger().warning("registry clean-up failed", extra={"task_id": task_id})
+
+    async def launch(
+        self, spec: Launch, admitting: asyncio.Task[Admission] | None = None
+    ) -> GenerationResponse:
         """Open the upstream and wait for its first output while the registry admits the
-        generation; then refuse (closing the upstream) or relay."""
+        generation (``admitting``, if the caller started it already); then refuse (closing the
+        upstream) or relay."""
         # TTFT and duration count from here: the wait for the model's first output is in them.
         started = time.perf_counter()
-        self.refusals.check(spec.principal.user_id)
+        if admitting is None:
+            self.refusals.check(spec.principal.user_id)
+            chat_id = spec.turn.chat_id if spec.turn else None
+            admitting = asyncio.create_task(
+                self._admit(spec.principal, spec.task_id, chat_id, spec.info)
+            )
         host = await get_model_host()
         resources = AsyncExitStack()
 
@@ -161,7 +190,7 @@ class GenerationService:
 
         opening = asyncio.create_task(open_upstream())
         try:
-            admission = await self._admit(spec)
+            admission = await admitting
             if not admission.allowed:
                 limit_hit(spec.model_name, admission.reason or "requests")
                 refused = refusal(admission)
@@ -270,22 +299,23 @@ class GenerationService:
             ) from None
         return lines
 
-    async def _admit(self, spec: Launch) -> Admission:
-        principal = spec.principal
+    async def _admit(
+        self, principal: Principal, task_id: str, chat_id: str | None, info: RequestInfo
+    ) -> Admission:
         enforce = not (principal.is_admin and self.settings.limits_exempt_admins)
         try:
             return await self.registry.start(
                 principal.user_id,
-                spec.task_id,
-                spec.turn.chat_id if spec.turn else None,
+                task_id,
+                chat_id,
                 enforce_limits=enforce,
-                requested_at_ms=spec.info.received_at_ms,
+                requested_at_ms=info.received_at_ms,
             )
         except ServiceUnavailableError:
             # Availability first: without the shared state store the generation runs without
             # limits and can only be stopped by disconnecting. Logged, and counted.
             get_logger().warning(
-                "generation admitted without the registry", extra={"task_id": spec.task_id}
+                "generation admitted without the registry", extra={"task_id": task_id}
             )
             return Admission(True)
 
