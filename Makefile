@@ -3,13 +3,17 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov (the template's security scanner) pins packaging<24, older than this project's tooling
+# needs, so it lives in an environment of its own, pinned by requirements/checkov.lock.
+CHECKOV_VENV := $(VENV)/tools/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 .DEFAULT_GOAL := help
 # Debian packages the tests run for real (tests/support/system_deps.py maps each to its program).
 SYSTEM_PACKAGES := nginx shellcheck
 
 .PHONY: help venv system-deps up up-emulated up-lambda test lint typecheck pytest bench migrate \
-  spec lock clean package backup restore
+  spec lock clean package synth checkov backup restore
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -54,7 +58,7 @@ lint: $(STAMP) ## ruff lint and format check
 typecheck: $(STAMP) ## mypy (strict)
 	$(BIN)/mypy
 
-pytest: $(STAMP) system-deps ## pytest only
+pytest: $(STAMP) system-deps $(CHECKOV_STAMP) ## pytest only
 	$(BIN)/pytest
 
 system-deps: ## Install the Debian packages the tests run (as root, when missing)
@@ -68,11 +72,24 @@ bench: $(STAMP) ## Run the benchmarks and print their figures
 package: $(STAMP) ## Build the Lambda layers and function zips into dist/ (python3.12, arm64)
 	$(BIN)/python -m infra.packaging $(ARGS)
 
+synth: package ## Write the CloudFormation template from dist/ into cdk.out/ (offline, no AWS account)
+	$(BIN)/python -m infra.cdk
+
+$(CHECKOV_STAMP): requirements/checkov.lock
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements/checkov.lock
+	touch $(CHECKOV_STAMP)
+
+checkov: $(CHECKOV_STAMP) ## Install checkov into its own environment (make test does)
+
 lock: $(STAMP) ## Re-pin dependencies after editing pyproject.toml (keeps existing pins)
 	$(BIN)/uv pip compile pyproject.toml --extra local --extra dev --python-version 3.11 \
 	  -o requirements/dev.lock --quiet
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 \
 	  -o layers/deps/requirements.txt --quiet
+	$(BIN)/uv pip compile requirements/checkov.in --python-version 3.11 \
+	  -o requirements/checkov.lock --quiet
 
 clean: ## Remove the virtualenv (keeps ./data)
 	rm -rf $(VENV)

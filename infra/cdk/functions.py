@@ -1,0 +1,393 @@
+"""The Lambda functions: auth, chat and rag behind the API, rag's S3 ingest handler, and the
+deploy-time migrations. Each has its own role, security group and log group."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.cdk import profiles
+from infra.cdk.artifacts import Artifacts
+from infra.cdk.data import DATABASE_NAME, DATABASE_USER, Data, bucket_arn
+from infra.cdk.network import HTTPS_PORT, POSTGRES_PORT, Network, allow, allow_https_out
+from infra.cdk.network import security_group as new_security_group
+from infra.cdk.parameters import WEB_ADAPTER_ACCOUNT, WEB_ADAPTER_LAYER, Parameters
+
+METRICS_NAMESPACE = "Stratus"
+ALIAS = "live"
+# The actions Lambda needs on a VPC function's role to manage its network interfaces. EC2 does
+# not scope these to resources, so the statement names "*" (as AWS's own managed policy does).
+VPC_ENI_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
+VPC_ENI_SID = "LambdaVpcNetworkInterfaces"
+# DynamoDB actions per function (stratus.ephemeral, stratus.limits, chat's registry);
+# DescribeTable is /readyz's probe.
+TABLE_ACTIONS = {
+    "auth": (
+        "dynamodb:DescribeTable",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:Query",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:DeleteItem",
+    ),
+    "chat": (
+        "dynamodb:DescribeTable",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:PutItem",
+    ),
+}
+# S3 actions per function, on the uploads prefix only (ListBucket: /readyz's HeadBucket, and a
+# missing object reads as 404, not 403).
+OBJECT_ACTIONS = {
+    "auth": ("s3:DeleteObject",),  # deleting a user deletes their files
+    "rag": ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"),
+    "rag-ingest": ("s3:GetObject",),
+}
+LIST_BUCKET = ("rag", "rag-ingest")
+
+
+@dataclass(frozen=True)
+class Functions:
+    functions: dict[str, lambda_.Function]
+    aliases: dict[str, lambda_.Alias]
+    roles: dict[str, iam.Role]
+    layers: list[lambda_.ILayerVersion]  # deps and stratus, shared by every function
+
+
+def function_security_groups(
+    scope: Construct, network: Network, data: Data
+) -> dict[str, ec2.SecurityGroup]:
+    groups = {}
+    for name in ("auth", "chat", "rag", "rag-ingest", "migrate"):
+        group = new_security_group(
+            scope, f"{_id(name)}SecurityGroup", network.vpc, f"Lambda function {name}"
+        )
+        allow(group, data.proxy_sg, POSTGRES_PORT, f"{name} to RDS Proxy")
+        allow(group, network.endpoints_sg, HTTPS_PORT, f"{name} to the interface endpoints")
+        allow_https_out(group, f"{name}: HTTPS to the gateway endpoints (and out, if enabled)")
+        groups[name] = group
+    return groups
+
+
+def build_functions(
+    scope: Construct,
+    params: Parameters,
+    network: Network,
+    data: Data,
+    artifacts: Artifacts,
+    groups: dict[str, ec2.SecurityGroup],
+    model_host_url: str,
+) -> Functions:
+    runtime = lambda_.Runtime.PYTHON_3_12
+    if runtime.name != artifacts.runtime:
+        raise RuntimeError(f"dist/ holds {artifacts.runtime}, the stack deploys {runtime.name}")
+    architecture = lambda_.Architecture.ARM_64
+    release = artifacts.release
+    layers: list[lambda_.ILayerVersion] = [
+        _layer(scope, "DepsLayer", artifacts.layer("deps"), runtime, f"dependencies, {release}"),
+        _layer(scope, "StratusLayer", artifacts.layer("stratus"), runtime, f"stratus, {release}"),
+    ]
+    web_adapter = _web_adapter_layer(scope, params)
+
+    password = data.database_secret.secret_value_from_json("password").unsafe_unwrap()
+    database_url = cdk.Fn.join(
+        "",
+        [
+            f"postgresql://{DATABASE_USER}:",
+            password,
+            "@",
+            data.proxy.endpoint,
+            f":5432/{DATABASE_NAME}?sslmode=require",
+        ],
+    )
+    common = {
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        "LOG_LEVEL": "INFO",
+        "DATABASE_URL": database_url,
+        "STRATUS_DYNAMODB_TABLE": data.table.table_name,
+        "STRATUS_SECRET_KEY_ARN": data.signing_key.secret_arn,
+    }
+    storage = {"STORAGE_PROVIDER": "s3", "S3_BUCKET_NAME": data.bucket_name}
+    model_host = {
+        "OLLAMA_BASE_URL": model_host_url,
+        "OLLAMA_API_KEY": data.ollama_token.secret_value.unsafe_unwrap(),
+    }
+    cors = {"CORS_ALLOW_ORIGIN": params.cors_allow_origin.value_as_string}
+    environments: dict[str, dict[str, str]] = {
+        "auth": {
+            **common,
+            **storage,
+            **cors,
+            "STRATUS_ARGON2_PARALLELISM": str(profiles.AUTH_ARGON2_PARALLELISM),
+        },
+        "chat": {
+            **common,
+            **model_host,
+            **cors,
+            # The AWS Lambda Web Adapter runs functions/chat/run.sh and streams every response.
+            "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
+            "AWS_LWA_INVOKE_MODE": "response_stream",
+            "AWS_LWA_PORT": "8080",
+            "AWS_LWA_READINESS_CHECK_PATH": "/healthz",
+            "AWS_LWA_ASYNC_INIT": "true",
+            # run.sh starts `python -m uvicorn` as a process of its own, which does not get the
+            # runtime's layer paths: the layers' packages are under /opt/python.
+            "PYTHONPATH": "/opt/python",
+        },
+        "rag": {**common, **storage, **model_host, **cors},
+        "rag-ingest": {
+            **common,
+            **storage,
+            **model_host,
+            "STRATUS_RAG_INGEST_MAX_ATTEMPTS": str(profiles.RAG_INGEST_RETRY_ATTEMPTS + 1),
+        },
+    }
+    reserved: dict[str, int | None] = {
+        "auth": None,
+        "chat": params.chat_reserved_concurrency.value_as_number,
+        "rag": None,
+        "rag-ingest": profiles.RAG_INGEST_RESERVED_CONCURRENCY,
+    }
+
+    functions: dict[str, lambda_.Function] = {}
+    aliases: dict[str, lambda_.Alias] = {}
+    roles: dict[str, iam.Role] = {}
+    for profile in (profiles.AUTH, profiles.CHAT, profiles.RAG, profiles.RAG_INGEST):
+        name = profile.name
+        role, log_group = _role_and_logs(scope, name)
+        _grant_data(role, name, data)
+        function = lambda_.Function(
+            scope,
+            _id(name),
+            description=f"stratus {name}, release {release}",
+            runtime=runtime,
+            architecture=architecture,
+            handler=profile.handler,
+            code=lambda_.Code.from_asset(str(artifacts.function(profile.zip_name))),
+            layers=[*layers, web_adapter] if name == "chat" else layers,
+            memory_size=profile.memory_mb,
+            timeout=cdk.Duration.seconds(profile.timeout_seconds),
+            role=role,
+            vpc=network.vpc,
+            vpc_subnets=network.functions_subnets,
+            security_groups=[groups[name]],
+            environment={**environments[name], "POWERTOOLS_SERVICE_NAME": name},
+            environment_encryption=data.key,
+            log_group=log_group,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS,
+            reserved_concurrent_executions=reserved[name],
+            dead_letter_queue=data.ingest_dlq if name == "rag-ingest" else None,
+        )
+        functions[name] = function
+        if name == "chat":
+            # CDK's template check evaluates the Web Adapter's Fn::If on both branches, and the
+            # parameter's branch is empty only when the condition picks the other one.
+            cdk.Validations.of(function).acknowledge(
+                *(
+                    cdk.Acknowledgment(
+                        id=f"CloudFormation-Validate::{rule}",
+                        reason="WebAdapterLayerArn is empty only when the default ARN is used",
+                    )
+                    for rule in ("F3031", "F3033")
+                )
+            )
+        roles[name] = role
+        aliases[name] = lambda_.Alias(
+            scope, f"{_id(name)}Live", alias_name=ALIAS, version=function.current_version
+        )
+
+    # Lambda's own retries of S3's asynchronous events, then the dead-letter queue.
+    aliases["rag-ingest"].configure_async_invoke(
+        retry_attempts=profiles.RAG_INGEST_RETRY_ATTEMPTS,
+        max_event_age=cdk.Duration.seconds(profiles.RAG_INGEST_MAX_EVENT_AGE_SECONDS),
+    )
+    return Functions(functions, aliases, roles, list(layers))
+
+
+def build_migrations(
+    scope: Construct,
+    network: Network,
+    data: Data,
+    artifacts: Artifacts,
+    group: ec2.SecurityGroup,
+    layers: list[lambda_.ILayerVersion],
+) -> cdk.CustomResource:
+    """Migrations at deploy time: a custom resource whose handler applies them through the
+    proxy. It runs again whenever the stratus layer (which holds the migrations) changes."""
+    from aws_cdk import custom_resources as cr
+
+    role, log_group = _role_and_logs(scope, "migrate")
+    _grant_secret(role, data, data.database_secret.secret_arn)
+    runtime = lambda_.Runtime.PYTHON_3_12
+    code = (Path(__file__).with_name("migrate_handler.py")).read_text()
+    function = lambda_.Function(
+        scope,
+        "Migrate",
+        description=f"stratus migrations, release {artifacts.release}",
+        runtime=runtime,
+        architecture=lambda_.Architecture.ARM_64,
+        handler=profiles.MIGRATE.handler,
+        code=lambda_.Code.from_inline(code),
+        layers=layers,
+        memory_size=profiles.MIGRATE.memory_mb,
+        timeout=cdk.Duration.seconds(profiles.MIGRATE.timeout_seconds),
+        role=role,
+        vpc=network.vpc,
+        vpc_subnets=network.functions_subnets,
+        security_groups=[group],
+        environment={
+            "DATABASE_SECRET_ARN": data.database_secret.secret_arn,
+            "DATABASE_HOST": data.proxy.endpoint,
+            "DATABASE_PORT": str(POSTGRES_PORT),
+            "DATABASE_NAME": DATABASE_NAME,
+        },
+        environment_encryption=data.key,
+        log_group=log_group,
+        # Runs once per deploy, one at a time.
+        reserved_concurrent_executions=1,
+    )
+    provider = cr.Provider(
+        scope,
+        "MigrationsProvider",
+        on_event_handler=function,
+        log_group=logs.LogGroup(
+            scope,
+            "MigrationsProviderLogs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        ),
+    )
+    resource = cdk.CustomResource(
+        scope,
+        "Migrations",
+        service_token=provider.service_token,
+        resource_type="Custom::StratusMigrations",
+        properties={"StratusLayer": artifacts.sha256["layer:stratus"]},
+    )
+    resource.node.add_dependency(data.proxy)
+    resource.node.add_dependency(data.database)
+    return resource
+
+
+def _id(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("-"))
+
+
+def _layer(
+    scope: Construct, name: str, zip_path: Path, runtime: lambda_.Runtime, description: str
+) -> lambda_.LayerVersion:
+    return lambda_.LayerVersion(
+        scope,
+        name,
+        code=lambda_.Code.from_asset(str(zip_path)),
+        compatible_runtimes=[runtime],
+        compatible_architectures=[lambda_.Architecture.ARM_64],
+        description=description,
+        # Old versions stay, so a rollback finds the layers its functions were published with.
+        removal_policy=cdk.RemovalPolicy.RETAIN,
+    )
+
+
+def _web_adapter_layer(scope: Construct, params: Parameters) -> lambda_.ILayerVersion:
+    use_default = cdk.CfnCondition(
+        scope,
+        "WebAdapterLayerDefault",
+        expression=cdk.Fn.condition_equals(params.web_adapter_layer_arn.value_as_string, ""),
+    )
+    arn = cdk.Fn.condition_if(
+        use_default.logical_id,
+        cdk.Fn.sub(
+            f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:{WEB_ADAPTER_ACCOUNT}:layer:"
+            f"{WEB_ADAPTER_LAYER}"
+        ),
+        params.web_adapter_layer_arn.value_as_string,
+    )
+    return lambda_.LayerVersion.from_layer_version_arn(
+        scope, "WebAdapterLayer", cdk.Token.as_string(arn)
+    )
+
+
+def _role_and_logs(scope: Construct, name: str) -> tuple[iam.Role, logs.LogGroup]:
+    log_group = logs.LogGroup(
+        scope,
+        f"{_id(name)}Logs",
+        retention=logs.RetentionDays.ONE_MONTH,
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+    )
+    role = iam.Role(
+        scope,
+        f"{_id(name)}Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=f"Lambda function {name}: its own logs, table actions, objects and secrets",
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="OwnLogGroup",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[log_group.log_group_arn],
+        )
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(sid=VPC_ENI_SID, actions=list(VPC_ENI_ACTIONS), resources=["*"])
+    )
+    return role, log_group
+
+
+def _grant_data(role: iam.Role, name: str, data: Data) -> None:
+    if name in TABLE_ACTIONS:
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="OwnTableActions",
+                actions=list(TABLE_ACTIONS[name]),
+                resources=[data.table.table_arn],
+            )
+        )
+    if name in OBJECT_ACTIONS:
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="UploadsPrefix",
+                actions=list(OBJECT_ACTIONS[name]),
+                resources=[bucket_arn(data, f"{profiles.RAG_UPLOAD_PREFIX}*")],
+            )
+        )
+    if name in LIST_BUCKET:
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="UploadsBucket", actions=["s3:ListBucket"], resources=[bucket_arn(data)]
+            )
+        )
+    _grant_secret(role, data, data.signing_key.secret_arn)
+
+
+def _grant_secret(role: iam.Role, data: Data, secret_arn: str) -> None:
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["secretsmanager:GetSecretValue"],
+            resources=[secret_arn],
+        )
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="SecretsKeyViaSecretsManager",
+            actions=["kms:Decrypt"],
+            resources=[data.key.key_arn],
+            conditions={
+                "StringEquals": {"kms:ViaService": f"secretsmanager.{cdk.Aws.REGION}.amazonaws.com"}
+            },
+        )
+    )

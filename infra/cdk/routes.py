@@ -1,0 +1,53 @@
+"""API Gateway's resource tree, derived from the route table ``local/`` uses.
+
+``local.routing`` says which function serves a path; this module turns that into REST API
+resources so the cloud routes exactly as the local stack does. Every resource on the way to a
+Mangum function's prefix gets its own ``ANY`` method and a greedy ``{proxy+}`` child, each sent
+to whichever function ``local.routing.function_for`` names for it, so no request depends on API
+Gateway falling back from a static resource to a greedy one higher up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from local.routing import MANGUM_FUNCTION_PREFIXES, function_for
+
+GREEDY = "{proxy+}"
+
+
+@dataclass(frozen=True)
+class Route:
+    """One method: ``ANY`` on ``path`` (a resource path, ``/`` for the root) -> ``function``."""
+
+    path: str
+    function: str
+
+
+def _join(parent: str, part: str) -> str:
+    return f"/{part}" if parent == "/" else f"{parent}/{part}"
+
+
+def resource_paths(prefixes: dict[str, tuple[str, ...]] = MANGUM_FUNCTION_PREFIXES) -> list[str]:
+    """The static resources: the root, every prefix and every resource on the way to one."""
+    paths = {"/"}
+    for function_prefixes in prefixes.values():
+        for prefix in function_prefixes:
+            parts = [p for p in prefix.split("/") if p]
+            current = "/"
+            for part in parts:
+                current = _join(current, part)
+                paths.add(current)
+    return sorted(paths, key=lambda p: (p.count("/") if p != "/" else 0, p))
+
+
+def route_table(prefixes: dict[str, tuple[str, ...]] = MANGUM_FUNCTION_PREFIXES) -> list[Route]:
+    """``ANY`` on each static resource and on its ``{proxy+}`` child, with the owning function."""
+    routes: list[Route] = []
+    for path in resource_paths(prefixes):
+        routes.append(Route(path, function_for(path)))
+        greedy = _join(path, GREEDY)
+        # Any path under this resource that no deeper static resource takes: a segment that is
+        # not one of the prefixes, so function_for's answer is the one for that whole subtree.
+        routes.append(Route(greedy, function_for(_join(path, "x"))))
+    return routes
