@@ -75,25 +75,7 @@ def build_api(
         ),
     )
 
-    integrations = {
-        name: apigw.LambdaIntegration(
-            alias,
-            proxy=True,
-            allow_test_invoke=False,
-            # One permission per function instead of one per method.
-            scope_permission_to_method=False,
-            **(
-                {
-                    "response_transfer_mode": apigw.ResponseTransferMode.STREAM,
-                    "timeout": cdk.Duration.seconds(profiles.STREAMED_INTEGRATION_SECONDS),
-                }
-                if name in STREAMING_FUNCTIONS
-                else {}
-            ),
-        )
-        for name, alias in aliases.items()
-        if name in {"auth", "chat", "rag"}
-    }
+    integrations = {name: _integration(name, aliases[name]) for name in ("auth", "chat", "rag")}
     resources: dict[str, apigw.IResource] = {"/": api.root}
     for route in route_table():
         parent_path, _, part = route.path.rpartition("/")
@@ -107,3 +89,18 @@ def build_api(
             resources[route.path] = resource
         resource.add_method("ANY", integrations[route.function])
     return api
+
+
+def _integration(name: str, alias: lambda_.Alias) -> apigw.LambdaIntegration:
+    streamed = name in STREAMING_FUNCTIONS
+    return apigw.LambdaIntegration(
+        alias,
+        proxy=True,
+        allow_test_invoke=False,
+        # One permission per function instead of one per method.
+        scope_permission_to_method=False,
+        # CloudFormation's ResponseTransferMode: STREAM, invoked through Lambda's
+        # InvokeWithResponseStream (.../response-streaming-invocations), for up to 15 minutes.
+        response_transfer_mode=apigw.ResponseTransferMode.STREAM if streamed else None,
+        timeout=cdk.Duration.seconds(profiles.STREAMED_INTEGRATION_SECONDS) if streamed else None,
+    )

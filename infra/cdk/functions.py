@@ -157,7 +157,7 @@ def build_functions(
             "STRATUS_RAG_INGEST_MAX_ATTEMPTS": str(profiles.RAG_INGEST_RETRY_ATTEMPTS + 1),
         },
     }
-    reserved: dict[str, int | None] = {
+    reserved: dict[str, int | float | None] = {
         "auth": None,
         "chat": params.chat_reserved_concurrency.value_as_number,
         "rag": None,

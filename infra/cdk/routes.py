@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from local.routing import MANGUM_FUNCTION_PREFIXES, function_for
+from local import routing
 
 GREEDY = "{proxy+}"
 
@@ -28,10 +28,10 @@ def _join(parent: str, part: str) -> str:
     return f"/{part}" if parent == "/" else f"{parent}/{part}"
 
 
-def resource_paths(prefixes: dict[str, tuple[str, ...]] = MANGUM_FUNCTION_PREFIXES) -> list[str]:
+def resource_paths() -> list[str]:
     """The static resources: the root, every prefix and every resource on the way to one."""
     paths = {"/"}
-    for function_prefixes in prefixes.values():
+    for function_prefixes in routing.MANGUM_FUNCTION_PREFIXES.values():
         for prefix in function_prefixes:
             parts = [p for p in prefix.split("/") if p]
             current = "/"
@@ -41,13 +41,14 @@ def resource_paths(prefixes: dict[str, tuple[str, ...]] = MANGUM_FUNCTION_PREFIX
     return sorted(paths, key=lambda p: (p.count("/") if p != "/" else 0, p))
 
 
-def route_table(prefixes: dict[str, tuple[str, ...]] = MANGUM_FUNCTION_PREFIXES) -> list[Route]:
-    """``ANY`` on each static resource and on its ``{proxy+}`` child, with the owning function."""
+def route_table() -> list[Route]:
+    """``ANY`` on each static resource and on its ``{proxy+}`` child, with the owning function
+    (both read from ``local.routing`` when called)."""
     routes: list[Route] = []
-    for path in resource_paths(prefixes):
-        routes.append(Route(path, function_for(path)))
+    for path in resource_paths():
+        routes.append(Route(path, routing.function_for(path)))
         greedy = _join(path, GREEDY)
         # Any path under this resource that no deeper static resource takes: a segment that is
         # not one of the prefixes, so function_for's answer is the one for that whole subtree.
-        routes.append(Route(greedy, function_for(_join(path, "x"))))
+        routes.append(Route(greedy, routing.function_for(_join(path, "x"))))
     return routes

@@ -31,23 +31,10 @@ from infra.packaging.build import (
 )
 from infra.packaging.target import LAMBDA, Target
 from infra.packaging.wheels import WheelMismatchError
+from tests.support.package import WHEEL_CACHE
 
-CACHE = REPO / "build" / "cache" / "wheels" / f"{LAMBDA.runtime}-{LAMBDA.machine}"
-
-
-@pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """`python -m infra.packaging` for real: the deps layer, stratus layer, function zips."""
-    dist = tmp_path_factory.mktemp("package") / "dist"
-    result = subprocess.run(
-        [sys.executable, "-m", "infra.packaging", "--dist", str(dist), "--wheel-cache", str(CACHE)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr
-    return dist, result.stdout
+# The session-wide build (the `built` fixture) is in tests/support/package.py.
+CACHE = WHEEL_CACHE
 
 
 def _this_machines_extension() -> str:

@@ -1,0 +1,165 @@
+"""State: DynamoDB on demand with TTL, the uploads bucket and its ingest notification, the
+database (pgvector-capable PostgreSQL) behind RDS Proxy, and the generated secrets."""
+
+from __future__ import annotations
+
+import json
+
+from infra.cdk import profiles
+from infra.cdk.data import DATABASE_NAME, DATABASE_USER
+from tests.infra.helpers import (
+    Template,
+    alias_ids,
+    env,
+    function,
+    function_ids,
+    joined,
+    refs,
+    resources,
+)
+
+
+def test_one_on_demand_table_with_ttl_on_expires_at(template: Template) -> None:
+    (table_id, table), *others = resources(template, "AWS::DynamoDB::Table").items()
+    assert not others
+    props = table["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert {k["AttributeName"]: k["KeyType"] for k in props["KeySchema"]} == {
+        "pk": "HASH",
+        "sk": "RANGE",
+    }
+    for name in ("auth", "chat", "rag", "rag-ingest"):
+        assert env(template, name)["STRATUS_DYNAMODB_TABLE"] == {"Ref": table_id}
+
+
+def test_uploads_bucket_is_private_encrypted_versioned_and_expires_old_versions(
+    template: Template,
+) -> None:
+    (bucket,) = resources(template, "AWS::S3::Bucket").values()
+    props = bucket["Properties"]
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
+    assert rules["expire-old-versions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30
+    assert rules["expire-old-versions"]["Status"] == "Enabled"
+    assert bucket["DeletionPolicy"] == "Retain"
+    (policy,) = resources(template, "AWS::S3::BucketPolicy").values()
+    denies = [
+        s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"
+    ]
+    assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in denies)
+
+
+def test_new_uploads_reach_the_ingest_handler_with_bounded_retries_and_a_dlq(
+    template: Template,
+) -> None:
+    (bucket_id, bucket), *_ = resources(template, "AWS::S3::Bucket").items()
+    ingest_alias = alias_ids(template)["rag-ingest"]
+    (config,) = bucket["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
+    assert config["Event"] == "s3:ObjectCreated:*"
+    assert config["Function"] == {"Ref": ingest_alias}
+    assert config["Filter"]["S3Key"]["Rules"] == [
+        {"Name": "prefix", "Value": profiles.RAG_UPLOAD_PREFIX}
+    ]
+    # S3 may invoke the alias, from this bucket in this account only; the bucket waits for it.
+    permissions = [
+        p
+        for p in resources(template, "AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "s3.amazonaws.com"
+    ]
+    (permission,) = permissions
+    assert permission["Properties"]["FunctionName"] == {"Ref": ingest_alias}
+    assert joined(permission["Properties"]["SourceArn"]).startswith("arn:${AWS::Partition}:s3:::")
+    assert json.dumps(bucket["Properties"]["BucketName"]) in json.dumps(
+        permission["Properties"]["SourceArn"]
+    )
+    assert permission["Properties"]["SourceAccount"] == {"Ref": "AWS::AccountId"}
+    (permission_id,) = [k for k, v in template["Resources"].items() if v is permission]
+    assert permission_id in bucket["DependsOn"]
+    # Lambda retries a failed event twice (three attempts, as the handler counts them), then
+    # the event goes to the dead-letter queue.
+    (invoke_config,) = resources(template, "AWS::Lambda::EventInvokeConfig").values()
+    assert invoke_config["Properties"]["MaximumRetryAttempts"] == 2
+    assert refs(invoke_config["Properties"]["Qualifier"]) == {ingest_alias}
+    assert env(template, "rag-ingest")["STRATUS_RAG_INGEST_MAX_ATTEMPTS"] == "3"
+    (queue_id,) = resources(template, "AWS::SQS::Queue")
+    dlq = function(template, "rag-ingest")["DeadLetterConfig"]["TargetArn"]
+    assert refs(dlq) == {queue_id}
+    for name in ("auth", "rag", "rag-ingest"):
+        assert env(template, name)["STORAGE_PROVIDER"] == "s3"
+        assert env(template, name)["S3_BUCKET_NAME"] == bucket["Properties"]["BucketName"]
+    assert bucket_id
+
+
+def test_postgres_with_pgvector_0_8_behind_a_tls_proxy_in_isolated_subnets(
+    template: Template,
+) -> None:
+    (database_id, database), *others = resources(template, "AWS::RDS::DBInstance").items()
+    assert not others
+    props = database["Properties"]
+    assert props["Engine"] == "postgres"
+    major, minor = (int(p) for p in props["EngineVersion"].split(".")[:2])
+    # RDS ships pgvector 0.8 (iterative index scans) from PostgreSQL 17.1 on.
+    assert (major, minor) >= (17, 1)
+    assert props["StorageEncrypted"] is True
+    assert props["PubliclyAccessible"] is False
+    assert props["DeletionProtection"] is True
+    assert props["BackupRetentionPeriod"] == 7
+    assert database["DeletionPolicy"] == "Snapshot"
+    assert props["DBName"] == DATABASE_NAME
+    (proxy_id, proxy), *_ = resources(template, "AWS::RDS::DBProxy").items()
+    assert proxy["Properties"]["RequireTLS"] is True
+    assert proxy["Properties"]["EngineFamily"] == "POSTGRESQL"
+    (target,) = resources(template, "AWS::RDS::DBProxyTargetGroup").values()
+    assert target["Properties"]["DBInstanceIdentifiers"] == [{"Ref": database_id}]
+    # The database's subnets have no route out of the VPC.
+    (subnet_group,) = resources(template, "AWS::RDS::DBSubnetGroup").values()
+    data_subnets = refs(subnet_group["Properties"]["SubnetIds"])
+    assert data_subnets
+    assert all("data" in s for s in data_subnets)
+    routes = resources(template, "AWS::EC2::Route")
+    associations = resources(template, "AWS::EC2::SubnetRouteTableAssociation").values()
+    data_tables = {
+        a["Properties"]["RouteTableId"]["Ref"]
+        for a in associations
+        if refs(a["Properties"]["SubnetId"]) & data_subnets
+    }
+    assert not [r for r in routes.values() if refs(r["Properties"]["RouteTableId"]) & data_tables]
+    # Every function connects through the proxy, with TLS, with the generated credentials.
+    for name in ("auth", "chat", "rag", "rag-ingest"):
+        url = joined(env(template, name)["DATABASE_URL"])
+        assert url.startswith(f"postgresql://{DATABASE_USER}:{{{{resolve:secretsmanager:")
+        assert f"${{{proxy_id}.Endpoint}}:5432/{DATABASE_NAME}?sslmode=require" in url
+
+
+def test_generated_secrets_fit_their_readers(template: Template) -> None:
+    secrets = resources(template, "AWS::SecretsManager::Secret")
+    by_name = {
+        next(n for n in ("SigningKey", "OllamaApiKey", "DatabaseSecret") if n in k): v
+        for k, v in secrets.items()
+    }
+    token = by_name["OllamaApiKey"]["Properties"]["GenerateSecretString"]
+    # gpu-host/fetch_token.py accepts 32-96 characters of lowercase letters and digits.
+    assert 32 <= token["PasswordLength"] <= 96
+    assert token["ExcludeUppercase"] is True
+    assert token["ExcludePunctuation"] is True
+    signing = by_name["SigningKey"]["Properties"]["GenerateSecretString"]
+    assert signing["PasswordLength"] >= 32  # stratus.auth.secret refuses shorter keys
+    database = by_name["DatabaseSecret"]["Properties"]["GenerateSecretString"]
+    # The password goes into a URL: no character that would need escaping.
+    assert set("@:/?#%&+= '\"\\") <= set(database["ExcludeCharacters"])
+    for props in (s["Properties"] for s in secrets.values()):
+        assert "KmsKeyId" in props
+    token_id = next(k for k in secrets if k.startswith("OllamaApiKey"))
+    for name in ("chat", "rag", "rag-ingest"):
+        assert refs(env(template, name)["OLLAMA_API_KEY"]) == {token_id}
+    assert "OLLAMA_API_KEY" not in env(template, "auth")
+    assert function_ids(template)
