@@ -152,7 +152,7 @@ def test_scaling_follows_chats_metrics_and_is_off_by_default(template: Template)
 def test_alarms_on_5xx_throttles_chat_p99_gpu_health_and_dead_letters(template: Template) -> None:
     alarms = resources(template, "AWS::CloudWatch::Alarm").values()
     (topic,) = resources(template, "AWS::SNS::Topic")
-    seen = {}
+    seen: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for alarm in alarms:
         props = alarm["Properties"]
         assert refs(props["AlarmActions"]) == {topic}

@@ -88,14 +88,11 @@ def test_checkov_passes_with_only_the_listed_justified_skips(template_path: Path
 
 def test_checkov_finds_a_public_unencrypted_bucket(template: Template, tmp_path: Path) -> None:
     (bucket_id, bucket), *_ = resources(template, "AWS::S3::Bucket").items()
-    broken = {
-        "AWSTemplateFormatVersion": "2010-09-09",
-        "Resources": {bucket_id: copy.deepcopy(bucket)},
-    }
-    props = broken["Resources"][bucket_id]["Properties"]
-    del props["PublicAccessBlockConfiguration"]
-    del props["BucketEncryption"]
-    broken["Resources"][bucket_id].pop("Metadata", None)
+    resource = copy.deepcopy(bucket)
+    del resource["Properties"]["PublicAccessBlockConfiguration"]
+    del resource["Properties"]["BucketEncryption"]
+    resource.pop("Metadata", None)
+    broken = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": {bucket_id: resource}}
     path = tmp_path / "bucket.json"
     path.write_text(json.dumps(broken))
     failed = {c["check_id"] for c in _checkov(path)["results"]["failed_checks"]}

@@ -70,8 +70,8 @@ def _statements(template: Template) -> list[tuple[str, str, dict[str, Any]]]:
         for role in refs(policy["Properties"].get("Roles", [])):
             for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
                 found.append((policy_id, role, statement))
-    for role_id, role in resources(template, "AWS::IAM::Role").items():
-        for inline in role["Properties"].get("Policies", []):
+    for role_id, role_resource in resources(template, "AWS::IAM::Role").items():
+        for inline in role_resource["Properties"].get("Policies", []):
             for statement in inline["PolicyDocument"]["Statement"]:
                 found.append((role_id, role_id, statement))
     return found
@@ -181,7 +181,7 @@ def test_gpu_host_admits_only_its_balancer_which_admits_only_chat_and_rag(
     balancer = next(k for k in groups if k.startswith("GpuBalancerSecurityGroup"))
 
     def rules_into(group: str) -> list[dict[str, Any]]:
-        inline = groups[group]["Properties"].get("SecurityGroupIngress", [])
+        inline: list[dict[str, Any]] = groups[group]["Properties"].get("SecurityGroupIngress", [])
         return inline + [
             i["Properties"] for i in ingress if refs(i["Properties"]["GroupId"]) == {group}
         ]
