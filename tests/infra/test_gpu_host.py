@@ -13,6 +13,7 @@ import yaml
 from infra.cdk.gpu import user_data
 from infra.cdk.parameters import GPU_INSTANCE_TYPES
 from infra.gpu_host.user_data import USER_DATA_LIMIT, HostParameters, build_user_data
+from infra.packaging.build import REPO
 from tests.infra.helpers import Template, env, joined, refs, resources
 
 SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:stratus/OllamaApiKey-AbCdEf"
@@ -147,6 +148,10 @@ def test_scaling_follows_chats_metrics_and_is_off_by_default(template: Template)
             assert dims == {"model": {"Ref": "GpuScalingModel"}, "service": "chat"}
             assert chat["POWERTOOLS_SERVICE_NAME"] == "chat"
     assert metric_names == {"TimeToFirstToken", "TokensPerSecond"}
+    # The names chat really emits (functions/chat/generation/report.py).
+    report = (REPO / "functions" / "chat" / "generation" / "report.py").read_text()
+    for name in metric_names:
+        assert f'name="{name}"' in report, name
 
 
 def test_alarms_on_5xx_throttles_chat_p99_gpu_health_and_dead_letters(template: Template) -> None:
