@@ -145,9 +145,8 @@ def build_functions(
             "AWS_LWA_PORT": "8080",
             "AWS_LWA_READINESS_CHECK_PATH": "/healthz",
             "AWS_LWA_ASYNC_INIT": "true",
-            # run.sh starts `python -m uvicorn` as a process of its own, which does not get the
-            # runtime's layer paths: the layers' packages are under /opt/python.
-            "PYTHONPATH": "/opt/python",
+            # run.sh itself puts the function's code and the layers (/opt/python) on the path
+            # of the uvicorn process it starts.
         },
         "rag": {**common, **storage, **model_host, **cors},
         "rag-ingest": {
