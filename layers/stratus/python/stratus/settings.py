@@ -340,6 +340,114 @@ class ChatSettings:
         )
 
 
+EMBEDDING_ENGINES = ("ollama", "openai")
+ASYNC_INGEST_MODES = ("local", "s3-event")
+# Open WebUI's variable names for the two placeholders, so its templates work unchanged.
+DEFAULT_RAG_TEMPLATE = """Answer the question using the numbered sources below. Cite the sources \
+you use by their number in square brackets, like [1]. If the sources do not contain the answer, \
+say that you do not know rather than guessing.
+
+Sources:
+{{CONTEXT}}
+
+Question: {{QUERY}}"""
+
+
+@dataclass(frozen=True, slots=True)
+class RagSettings:
+    """The rag function and the retrieval code chat shares: ingestion, embedding, search."""
+
+    embedding_engine: str
+    embedding_model: str
+    embedding_dimensions: int
+    embedding_batch_size: int
+    openai_base_url: str | None
+    openai_api_key: str | None = field(repr=False)
+    chunk_size: int
+    chunk_overlap: int
+    top_k: int
+    hybrid_search: bool
+    template: str
+    file_max_bytes: int
+    inline_max_bytes: int
+    async_ingest: str
+    extract_timeout: float
+    extract_memory_mb: int
+    max_text_chars: int
+    zip_max_uncompressed_bytes: int
+    zip_max_ratio: float
+    ingest_max_attempts: int
+    processing_stale_seconds: float
+    ef_search: int
+    exact_search_max_chunks: int
+    max_scan_tuples: int
+    upload_url_seconds: int
+    status_stream_seconds: float
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> RagSettings:
+        env = EnvReader(environ)
+        engine = env.text("RAG_EMBEDDING_ENGINE", "ollama").lower()
+        if engine not in EMBEDDING_ENGINES:
+            raise ConfigError("RAG_EMBEDDING_ENGINE must be 'ollama' or 'openai'")
+        chunk_size = env.integer("CHUNK_SIZE", 1000, minimum=100)
+        overlap = env.integer("CHUNK_OVERLAP", 100, minimum=0)
+        if overlap >= chunk_size // 2:
+            raise ConfigError("CHUNK_OVERLAP must be less than half of CHUNK_SIZE")
+        template = env.text("RAG_TEMPLATE", DEFAULT_RAG_TEMPLATE)
+        if "{{CONTEXT}}" not in template:
+            raise ConfigError("RAG_TEMPLATE must contain {{CONTEXT}}")
+        openai_url = env.optional("RAG_OPENAI_API_BASE_URL")
+        storage = env.text("STORAGE_PROVIDER", "local").lower()
+        default_mode = "s3-event" if storage == "s3" and in_lambda(environ) else "local"
+        mode = env.text("STRATUS_RAG_ASYNC_INGEST", default_mode).lower()
+        if mode not in ASYNC_INGEST_MODES:
+            raise ConfigError("STRATUS_RAG_ASYNC_INGEST must be 'local' or 's3-event'")
+        max_mb = env.number("RAG_FILE_MAX_SIZE", 20.0, minimum=0.001)
+        return cls(
+            embedding_engine=engine,
+            embedding_model=env.text("RAG_EMBEDDING_MODEL", "nomic-embed-text"),
+            embedding_dimensions=env.integer("STRATUS_RAG_EMBEDDING_DIMENSIONS", 768, minimum=1),
+            embedding_batch_size=env.integer("RAG_EMBEDDING_BATCH_SIZE", 64, minimum=1),
+            openai_base_url=_check_http_url("RAG_OPENAI_API_BASE_URL", openai_url)
+            if openai_url
+            else None,
+            openai_api_key=env.optional("RAG_OPENAI_API_KEY"),
+            chunk_size=chunk_size,
+            chunk_overlap=overlap,
+            top_k=env.integer("RAG_TOP_K", 3, minimum=1),
+            hybrid_search=env.flag("ENABLE_RAG_HYBRID_SEARCH", True),
+            template=template,
+            # Open WebUI's unit: megabytes.
+            file_max_bytes=int(max_mb * 1024 * 1024),
+            inline_max_bytes=env.integer("STRATUS_RAG_INLINE_MAX_BYTES", 512 * 1024, minimum=0),
+            async_ingest=mode,
+            extract_timeout=env.number("STRATUS_RAG_EXTRACT_TIMEOUT", 30.0, minimum=0.5),
+            extract_memory_mb=env.integer("STRATUS_RAG_EXTRACT_MEMORY_MB", 512, minimum=64),
+            max_text_chars=env.integer("STRATUS_RAG_MAX_TEXT_CHARS", 5_000_000, minimum=1000),
+            zip_max_uncompressed_bytes=env.integer(
+                "STRATUS_RAG_ZIP_MAX_UNCOMPRESSED_MB", 100, minimum=1
+            )
+            * 1024
+            * 1024,
+            zip_max_ratio=env.number("STRATUS_RAG_ZIP_MAX_RATIO", 100.0, minimum=1.0),
+            ingest_max_attempts=env.integer("STRATUS_RAG_INGEST_MAX_ATTEMPTS", 3, minimum=1),
+            # A claim older than this is a worker that died; Lambda's longest run is 15 minutes.
+            processing_stale_seconds=env.number(
+                "STRATUS_RAG_PROCESSING_STALE_SECONDS", 900.0, minimum=1.0
+            ),
+            ef_search=env.integer("STRATUS_RAG_EF_SEARCH", 100, minimum=10),
+            exact_search_max_chunks=env.integer(
+                "STRATUS_RAG_EXACT_SEARCH_MAX_CHUNKS", 20_000, minimum=0
+            ),
+            max_scan_tuples=env.integer("STRATUS_RAG_MAX_SCAN_TUPLES", 200_000, minimum=1000),
+            upload_url_seconds=env.integer("STRATUS_RAG_UPLOAD_URL_SECONDS", 900, minimum=60),
+            status_stream_seconds=env.number(
+                "STRATUS_RAG_STATUS_STREAM_SECONDS", 25.0, minimum=0.0
+            ),
+        )
+
+
 @functools.cache
 def web_settings() -> WebSettings:
     return WebSettings.from_env(os.environ)
@@ -375,6 +483,11 @@ def chat_settings() -> ChatSettings:
     return ChatSettings.from_env(os.environ)
 
 
+@functools.cache
+def rag_settings() -> RagSettings:
+    return RagSettings.from_env(os.environ)
+
+
 _LOADERS = (
     web_settings,
     database_settings,
@@ -383,6 +496,7 @@ _LOADERS = (
     model_host_settings,
     auth_settings,
     chat_settings,
+    rag_settings,
 )
 
 
