@@ -1,8 +1,8 @@
 """The single path that deletes a user and everything they own.
 
 Rows: every table holding a user's data references ``users(id) ON DELETE CASCADE``, so deleting
-the user row deletes them in the same transaction (keys, sessions, chats and their messages
-today; files and chunks later). A test fails if any foreign key to ``users`` lacks the cascade.
+the user row deletes them in the same transaction (keys, sessions, chats and their messages,
+files, collections, chunks). A test fails if any foreign key to ``users`` lacks the cascade.
 
 Data outside Postgres (stored objects): add an ``ExternalCleanup`` to ``EXTERNAL_CLEANUPS``. Its
 ``collect`` runs inside the transaction, before the cascade, and returns what to remove; its
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from stratus.auth.last_admin import keep_an_admin
 from stratus.db import connection
 from stratus.observability import get_logger
+from stratus.storage.user_files import collect_file_keys, purge_objects
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -31,8 +32,9 @@ class ExternalCleanup:
     purge: Callable[[list[str]], Awaitable[None]]
 
 
-# The rag function's object-storage cleanup is added here when files arrive.
-EXTERNAL_CLEANUPS: tuple[ExternalCleanup, ...] = ()
+EXTERNAL_CLEANUPS: tuple[ExternalCleanup, ...] = (
+    ExternalCleanup("uploaded files", collect_file_keys, purge_objects),
+)
 
 
 async def delete_user(

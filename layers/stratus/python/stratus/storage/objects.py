@@ -126,6 +126,26 @@ class S3ObjectStore:
             return False
         return True
 
+    def key_of(self, object_key: str) -> str | None:
+        """Our key for a bucket key (as S3 events name it): None if outside our prefix."""
+        if not object_key.startswith(self.prefix):
+            return None
+        return object_key[len(self.prefix) :]
+
+    async def presigned_upload(
+        self, key: str, *, max_bytes: int, expires_seconds: int
+    ) -> dict[str, Any]:
+        """A presigned POST (URL and form fields) for one object under ``key``, at most
+        ``max_bytes``: S3 itself refuses a larger body, which a presigned PUT cannot."""
+        result: dict[str, Any] = await self._call(
+            "generate_presigned_post",
+            Bucket=self.bucket,
+            Key=self._key(key),
+            Conditions=[["content-length-range", 1, max_bytes]],
+            ExpiresIn=expires_seconds,
+        )
+        return result
+
     async def ping(self) -> None:
         try:
             await self._call("head_bucket", Bucket=self.bucket)

@@ -1,0 +1,116 @@
+"""Fixtures and helpers for the rag tests: the composed app on real Postgres, moto and the
+model-host emulator, signed-in users, uploads and waiting for them to be ready."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from litestar.testing import AsyncTestClient
+
+from local.emulator.testing import EmulatorHandle
+from tests.support.auth import Account, admin_and_user, apply_env, signup
+
+
+def embedding_model() -> tuple[str, int]:
+    """The emulator's copy of the default model (nomic-embed-text, 768) when it has one, else
+    its own 384-dimensional model: the tests run against either emulator."""
+    from local.emulator import config
+
+    name = getattr(config, "NOMIC_EMBED_MODEL", None)
+    if name:
+        return str(name).removesuffix(":latest"), int(getattr(config, "NOMIC_DIMENSIONS", 768))
+    from local.emulator.content import EMBEDDING_DIM
+
+    return "emulator-embed", EMBEDDING_DIM
+
+
+def rag_values(emulator: EmulatorHandle, upload_dir: Path) -> dict[str, str]:
+    model, dimensions = embedding_model()
+    return {
+        "OLLAMA_BASE_URL": emulator.base_url,
+        "RAG_EMBEDDING_MODEL": model,
+        "STRATUS_RAG_EMBEDDING_DIMENSIONS": str(dimensions),
+        "UPLOAD_DIR": str(upload_dir),
+        "STORAGE_PROVIDER": "local",
+    }
+
+
+@pytest.fixture
+def rag_env(
+    auth_env: dict[str, str], emulator: EmulatorHandle, tmp_path: Path
+) -> Iterator[dict[str, str]]:
+    from functions.rag.ingest import background
+
+    values = rag_values(emulator, tmp_path / "uploads")
+    apply_env(values)
+    yield {**auth_env, **values}
+    # Background jobs of this test must not outlive it (the next test empties the tables).
+    assert background.drain(60)
+
+
+@pytest.fixture
+async def rag_client(rag_env: dict[str, str]) -> AsyncIterator[AsyncTestClient[Any]]:
+    from local.composed import create_local_app
+
+    async with AsyncTestClient(create_local_app()) as client:
+        yield client
+
+
+async def users(client: httpx.AsyncClient) -> tuple[Account, Account, Account]:
+    """The admin (first sign-up) and two approved users, Alice and Bob."""
+    admin, alice = await admin_and_user(client)
+    pending = await signup(client, name="Bob")
+    response = await client.post(
+        f"/api/v1/users/{pending.id}/update", json={"role": "user"}, headers=admin.headers
+    )
+    assert response.status_code == 200, response.text
+    bob = Account(pending.id, pending.email, pending.password, pending.token, "user")
+    return admin, alice, bob
+
+
+async def upload(
+    client: httpx.AsyncClient,
+    account: Account,
+    name: str,
+    content: bytes,
+    *,
+    params: dict[str, Any] | None = None,
+    content_type: str = "application/octet-stream",
+) -> httpx.Response:
+    return await client.post(
+        "/api/v1/files/",
+        files={"file": (name, content, content_type)},
+        params=params or {},
+        headers=account.headers,
+    )
+
+
+async def uploaded(client: httpx.AsyncClient, account: Account, name: str, content: bytes) -> str:
+    response = await upload(client, account, name, content)
+    assert response.status_code == 200, response.text
+    file_id: str = response.json()["id"]
+    return file_id
+
+
+async def wait_done(
+    client: httpx.AsyncClient, account: Account, file_id: str, timeout: float = 30
+) -> dict[str, Any]:
+    """Poll the status route until the file is ready or failed."""
+    import anyio
+
+    deadline = time.monotonic() + timeout
+    while True:
+        response = await client.get(
+            f"/api/v1/files/{file_id}/process/status", headers=account.headers
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        if body["state"] in ("ready", "failed"):
+            return body
+        assert time.monotonic() < deadline, body
+        await anyio.sleep(0.05)
