@@ -16,13 +16,25 @@ async def test_smoke(rag_client):
     file_id = await uploaded(rag_client, alice, "policy.txt", text)
     status = await wait_done(rag_client, alice, file_id)
     assert status["state"] == "ready", status
-    r = await rag_client.post("/api/v1/knowledge/create", json={"name": "Docs"}, headers=alice.headers)
+    r = await rag_client.post(
+        "/api/v1/knowledge/create", json={"name": "Docs"}, headers=alice.headers
+    )
     assert r.status_code == 200, r.text
     kid = r.json()["id"]
-    r = await rag_client.post(f"/api/v1/knowledge/{kid}/file/add", json={"file_id": file_id}, headers=alice.headers)
+    r = await rag_client.post(
+        f"/api/v1/knowledge/{kid}/file/add", json={"file_id": file_id}, headers=alice.headers
+    )
     assert r.status_code == 200, r.text
-    r = await rag_client.post("/api/v1/retrieval/query/collection", json={"collection_names": [kid], "query": "refund policy"}, headers=alice.headers)
+    r = await rag_client.post(
+        "/api/v1/retrieval/query/collection",
+        json={"collection_names": [kid], "query": "refund policy"},
+        headers=alice.headers,
+    )
     assert r.status_code == 200, r.text
     print(r.json())
-    r = await rag_client.post("/api/v1/retrieval/query/collection", json={"collection_names": [kid], "query": "refund policy"}, headers=bob.headers)
+    r = await rag_client.post(
+        "/api/v1/retrieval/query/collection",
+        json={"collection_names": [kid], "query": "refund policy"},
+        headers=bob.headers,
+    )
     assert r.status_code == 404, r.text

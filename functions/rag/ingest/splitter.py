@@ -79,7 +79,8 @@ def split_text(text: str, size: int, overlap: int) -> list[Chunk]:
         length = length + (len(joiner) if len(current) > 1 else 0) + len(piece)
     if current:
         chunks.append(_joined(current))
-    return [Chunk(position, chunk.strip()) for position, chunk in enumerate(chunks)]
+    texts = [chunk.strip() for chunk in chunks if chunk.strip()]
+    return [Chunk(position, text) for position, text in enumerate(texts)]
 
 
 def _joined(pieces: list[tuple[str, str]]) -> str:
