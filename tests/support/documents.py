@@ -127,7 +127,7 @@ def make_docx(paragraphs: Sequence[str], *, extra: dict[str, bytes] | None = Non
 
 
 def make_docx_bomb(expanded_mb: int = 500) -> bytes:
-    """A real DOCX with one extra part of ``expanded_mb`` MB of zeros: about 0.1% of that on disk."""
+    """A real DOCX with one extra part of ``expanded_mb`` MB of zeros: ~0.1% of that on disk."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("[Content_Types].xml", _CONTENT_TYPES)

@@ -98,12 +98,12 @@ async def uploaded(client: httpx.AsyncClient, account: Account, name: str, conte
 
 
 async def wait_done(
-    client: httpx.AsyncClient, account: Account, file_id: str, timeout: float = 30
+    client: httpx.AsyncClient, account: Account, file_id: str, within: float = 30
 ) -> dict[str, Any]:
     """Poll the status route until the file is ready or failed."""
     import anyio
 
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         response = await client.get(
             f"/api/v1/files/{file_id}/process/status", headers=account.headers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from hypothesis import given, settings
@@ -42,7 +43,7 @@ def test_long_paragraphs_are_cut_at_sentence_ends():
 def test_consecutive_chunks_overlap():
     sentences = [f"Fact {i} is recorded here." for i in range(200)]
     chunks = split_text(" ".join(sentences), 400, 80)
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in itertools.pairwise(chunks):
         first_sentence = after.text.split(". ")[0]
         assert first_sentence in before.text
 
