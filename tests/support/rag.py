@@ -114,3 +114,24 @@ async def wait_done(
             return body
         assert time.monotonic() < deadline, body
         await anyio.sleep(0.05)
+
+
+def db_rows(sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Read the database directly, to check what the API left behind."""
+    import os
+
+    import psycopg
+
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+        return list(conn.execute(sql, params).fetchall())
+
+
+def chunk_count(file_id: str) -> int:
+    return int(db_rows("SELECT count(*) FROM chunks WHERE file_id = %s", file_id)[0][0])
+
+
+def stored_objects(upload_dir: Path) -> list[str]:
+    """Every object the local store holds, as keys relative to its directory."""
+    if not upload_dir.exists():
+        return []
+    return sorted(str(p.relative_to(upload_dir)) for p in upload_dir.rglob("*") if p.is_file())
