@@ -29,12 +29,16 @@ class RetryLaterError(Exception):
 
 
 def _ingest(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from aws_lambda_powertools.metrics import MetricUnit
+
     from functions.rag.ingest.entry import ingest_keys
     from functions.rag.ingest.events import created_keys
+    from stratus.observability import get_metrics
     from stratus.settings import storage_settings
 
     storage = storage_settings()
     keys = created_keys(event, storage.s3_bucket, storage.s3_key_prefix)
+    get_metrics().add_metric(name="IngestObjects", unit=MetricUnit.Count, value=len(keys))
     if not _loop:
         _loop.append(asyncio.new_event_loop())
     outcomes = _loop[0].run_until_complete(ingest_keys(keys, retry_transient=True))

@@ -123,7 +123,8 @@ def db_rows(sql: str, *params: Any) -> list[tuple[Any, ...]]:
     import psycopg
 
     with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
-        return list(conn.execute(sql, params).fetchall())
+        cursor = conn.execute(sql, params)
+        return list(cursor.fetchall()) if cursor.description else []
 
 
 def chunk_count(file_id: str) -> int:
@@ -135,3 +136,30 @@ def stored_objects(upload_dir: Path) -> list[str]:
     if not upload_dir.exists():
         return []
     return sorted(str(p.relative_to(upload_dir)) for p in upload_dir.rglob("*") if p.is_file())
+
+
+def insert_ready_file(
+    user_id: str, file_id: str, vectors: Any, texts: list[str], model: str
+) -> None:
+    """A ready file with these chunks, written straight into the tables (COPY): for searches
+    over more chunks than the API could ingest in a test's time."""
+    import os
+
+    import psycopg
+
+    from stratus.retrieval.vectors import vector_literal
+
+    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+        conn.execute(
+            "INSERT INTO files (id, user_id, filename, storage_key, kind, status, chunk_count, "
+            "embedding_model) VALUES (%s, %s, %s, %s, 'txt', 'ready', %s, %s)",
+            (file_id, user_id, f"{file_id}.txt", f"files/{file_id}", len(texts), model),
+        )
+        with conn.cursor().copy(
+            "COPY chunks (file_id, user_id, position, text, embedding, embedding_model, "
+            "dimensions) FROM STDIN"
+        ) as copy:
+            for position, (text, vector) in enumerate(zip(texts, vectors, strict=True)):
+                copy.write_row(
+                    (file_id, user_id, position, text, vector_literal(vector), model, len(vector))
+                )
