@@ -270,17 +270,16 @@ def _plain_hnsw_hits(user_id: str, target: list[float], dimensions: int) -> int:
     import os
 
     import psycopg
+    from psycopg import sql
 
     with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
         # Make the planner walk the index, as it does when the filter looks unselective.
         conn.execute("SET LOCAL enable_sort = off")
         conn.execute("SET LOCAL hnsw.iterative_scan = off")
-        row = conn.execute(
-            f"SELECT count(*) FROM (SELECT id FROM chunks WHERE dimensions = {dimensions} "
-            "AND user_id = %s "
-            f"ORDER BY embedding::vector({dimensions}) <=> %s::vector({dimensions}) "
-            "LIMIT 10) t",
-            (user_id, str(target)),
-        ).fetchone()
+        statement = sql.SQL(
+            "SELECT count(*) FROM (SELECT id FROM chunks WHERE dimensions = {d} "
+            "AND user_id = %s ORDER BY embedding::vector({d}) <=> %s::vector({d}) LIMIT 10) t"
+        ).format(d=sql.Literal(dimensions))
+        row = conn.execute(statement, (user_id, str(target))).fetchone()
     assert row is not None
     return int(row[0])
