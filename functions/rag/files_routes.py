@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from litestar import Controller, Response, delete, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.enums import RequestEncodingType
+from litestar.enums import MediaType, RequestEncodingType
+from litestar.openapi import ResponseSpec
 from litestar.params import Body, JSONBody, QueryParameter
-from litestar.response import Stream
+from litestar.response import ServerSentEvent
+from litestar.response.base import ASGIResponse
 
 from functions.rag import deps
 from functions.rag.files_service import FilesService
@@ -40,6 +42,14 @@ _DOWNLOAD_HEADERS = {
     "Cache-Control": "private, no-store",
 }
 _STATUS_POLL_SECONDS = 1.0
+
+
+class EventStream(ServerSentEvent):
+    """Server-sent events whose type wins over the route's (Litestar prefers the route's)."""
+
+    def to_asgi_response(self, *args: Any, **kwargs: Any) -> ASGIResponse:
+        kwargs["media_type"] = "text/event-stream"
+        return super().to_asgi_response(*args, **kwargs)
 
 
 def content_disposition(name: str) -> str:
@@ -156,23 +166,35 @@ class FilesController(Controller):
         await files.delete(principal, file_id)
         return Deleted(message="File deleted successfully")
 
-    @get("/{file_id:str}/process/status", opt=OWNER)
+    @get(
+        "/{file_id:str}/process/status",
+        opt=OWNER,
+        responses={
+            200: ResponseSpec(
+                data_container=ProcessStatus,
+                generate_examples=False,
+                description=(
+                    "The processing status; with stream=true, text/event-stream of the same "
+                    "objects (data: {...}), ending once the file is ready or failed."
+                ),
+            )
+        },
+    )
     async def status(
         self,
         principal: NamedDependency[Principal],
         files: NamedDependency[FilesService],
         file_id: PathId,
         stream: Annotated[bool, QueryParameter()] = False,
-    ) -> ProcessStatus | Stream:
+    ) -> Response[Any]:
         """``pending``, ``processing``, ready (``completed`` in Open WebUI's ``status``, ``ready``
         in ``state``) or ``failed`` with the reason. ``stream=true``: server-sent events until
         the file is done, for at most ``STRATUS_RAG_STATUS_STREAM_SECONDS``."""
         row = await files.get(principal, file_id)
         if not stream:
-            return process_status(row)
-        return Stream(
+            return Response(content=process_status(row), media_type=MediaType.JSON)
+        return EventStream(
             _status_events(files, principal, file_id),
-            media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
@@ -188,7 +210,7 @@ async def _status_events(
         event = {"status": current.status, "state": current.state}
         if current.error:
             event["error"] = current.error
-        yield f"data: {json.dumps(event)}\n\n"
+        yield json.dumps(event)
         if row.status in ("ready", "failed") or loop.time() >= deadline:
             return
         await asyncio.sleep(_STATUS_POLL_SECONDS)

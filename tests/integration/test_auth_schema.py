@@ -22,7 +22,8 @@ WHERE c.table_schema = 'public' AND c.column_name = 'user_id' AND t.table_type =
 def test_every_reference_to_users_cascades_on_delete(postgres_url):
     with psycopg.connect(postgres_url) as conn:
         rules = conn.execute(FOREIGN_KEYS_TO_USERS).fetchall()
-    assert {"sessions", "api_keys", "chats", "messages"} <= {table for table, _ in rules}
+    tables = {table for table, _ in rules}
+    assert {"sessions", "api_keys", "chats", "messages", "files", "knowledge", "chunks"} <= tables
     assert all(rule == "CASCADE" for _, rule in rules), rules
 
 
