@@ -57,10 +57,15 @@ def summary_lines(facts: StackFacts) -> list[str]:
         f"  OpenAI API   {url}/v1/models   {url}/v1/chat/completions   {url}/v1/embeddings",
         f"  Chats        {url}/api/v1/chats/   {url}/api/chat/completions   {url}/api/models",
         f"  Ollama API   {url}/ollama/api/tags   (inference and read routes)",
+        f"  Files        {url}/api/v1/files/   (upload, status, download)",
+        f"  Knowledge    {url}/api/v1/knowledge/",
+        f"  Retrieval    {url}/api/v1/retrieval/query/collection   (POST; hybrid search)",
         f"  API docs     {url}/docs",
         f"  Health       {url}/healthz   {url}/readyz",
         "  Functions    auth: accounts; chat: completions, chats, stop, models, embeddings;"
-        " rag: health and docs only, no routes yet",
+        " rag: files, knowledge, retrieval",
+        "  Ingestion    small files within the upload; larger ones in the background (in AWS: "
+        "the S3 event)",
         f"  Data         {facts.data_dir}",
         f"  Postgres     {facts.postgres}; migrations: {applied}",
         f"  DynamoDB     {facts.dynamodb}",

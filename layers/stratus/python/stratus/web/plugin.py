@@ -26,8 +26,10 @@ async def close_resources() -> None:
     # Imported here so that building an app never imports the HTTP or database drivers.
     from stratus.db import close_pool
     from stratus.modelhost import close_model_host
+    from stratus.retrieval.openai_http import close_openai_http
 
     await close_model_host()
+    await close_openai_http()
     await close_pool()
 
 
