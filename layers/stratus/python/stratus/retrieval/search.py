@@ -82,7 +82,7 @@ async def retrieve(
     request = SearchRequest(
         user_id=principal.user_id,
         is_admin=principal.is_admin,
-        file_ids=[f.id for f in ready],
+        files={f.id: f.name for f in ready},
         model=embed.model,
         dimensions=embed.dimensions,
         vector=vector,

@@ -7,7 +7,7 @@ only the files its reader may use, and only ``ready`` files have chunks at all. 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -101,13 +101,14 @@ vec AS MATERIALIZED (
 vec_ranked AS (SELECT id, distance, row_number() OVER (ORDER BY distance, id) AS rank FROM vec)
 """
 
-# Any query word may match (OR): a question rarely repeats every word of the passage it needs.
+# Web-search syntax (every word must match; "quoted phrases", or, -excluded), as Postgres hybrid
+# search usually pairs with vectors: an any-word match would rank thousands of rows per query
+# at 100k chunks, which is the index's job to avoid. Exact terms (names, codes, identifiers)
+# are what the lexical side adds; the vector side covers paraphrase.
 _LEXICAL_CTE = """
 lex AS MATERIALIZED (
     SELECT c.id, ts_rank_cd(c.tsv, q.query) AS lexical
-    FROM chunks c,
-         (SELECT replace(plainto_tsquery('english', %(text)s)::text, ' & ', ' | ')::tsquery
-          AS query) q
+    FROM chunks c, (SELECT websearch_to_tsquery('english', %(text)s) AS query) q
     WHERE c.tsv @@ q.query AND {filter}
     ORDER BY lexical DESC LIMIT %(n)s
 ),
@@ -128,12 +129,11 @@ fused AS (SELECT id, 1 - distance AS score, distance FROM vec_ranked)
 """
 
 _SELECT = """
-SELECT c.id, c.file_id, f.filename, c.position, fused.score, 1 - fused.distance, c.text,
+SELECT c.id, c.file_id, c.position, fused.score, 1 - fused.distance, c.text,
        (SELECT count(*) FROM vec)
 FROM fused
 JOIN chunks c ON c.id = fused.id
-JOIN files f ON f.id = c.file_id
-WHERE (c.user_id = %(uid)s OR %(admin)s) AND f.status = 'ready'
+WHERE (c.user_id = %(uid)s OR %(admin)s) AND c.file_id = ANY(%(files)s)
 ORDER BY fused.score DESC, c.id
 LIMIT %(k)s
 """
@@ -155,7 +155,8 @@ def search_statement(plan: SearchPlan, dimensions: int, *, hybrid: bool) -> sql.
 class SearchRequest:
     user_id: str
     is_admin: bool
-    file_ids: Sequence[str]
+    # The visible files to search, by id, with their names.
+    files: Mapping[str, str]
     model: str
     dimensions: int
     vector: Sequence[float]
@@ -186,7 +187,7 @@ async def search(conn: AsyncConnection, request: SearchRequest, plan: SearchPlan
     params: dict[str, Any] = {
         "q": vector_literal(request.vector),
         "text": request.text,
-        "files": list(request.file_ids),
+        "files": list(request.files),
         "uid": request.user_id,
         "admin": request.is_admin,
         "model": request.model,
@@ -199,12 +200,12 @@ async def search(conn: AsyncConnection, request: SearchRequest, plan: SearchPlan
         Source(
             id=str(chunk_id),
             file_id=file_id,
-            name=name,
+            name=request.files[file_id],
             position=int(position),
             score=float(score),
             similarity=None if similarity is None else float(similarity),
             text=text,
         )
-        for chunk_id, file_id, name, position, score, similarity, text, _ in rows
+        for chunk_id, file_id, position, score, similarity, text, _ in rows
     ]
-    return SearchResult(sources, int(rows[0][7]) if rows else 0)
+    return SearchResult(sources, int(rows[0][6]) if rows else 0)

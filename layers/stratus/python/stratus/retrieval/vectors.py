@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import msgspec
+
+_encode = msgspec.json.Encoder().encode
+
 
 def vector_literal(vector: Sequence[float]) -> str:
-    """``[x,y,...]``; sent as a parameter, so nothing here is ever spliced into SQL."""
-    return "[" + ",".join(repr(float(x)) for x in vector) + "]"
+    """``[x,y,...]``: pgvector's text form is JSON's list of numbers, so the fast JSON encoder
+    writes it. Sent as a parameter or COPY value, never spliced into SQL."""
+    return _encode([float(x) for x in vector]).decode()
