@@ -334,8 +334,8 @@ async def _query_section(url: str) -> None:
     )  # fmt: skip
     _link(url, big, small_files)
     truth_big = [_exact(url, "reader", big_files, v) for v, _ in queries]
-    default_ef = os.environ.get("STRATUS_RAG_EF_SEARCH", "100")
-    for hybrid, ef_search in ((False, default_ef), (True, default_ef), (False, "200")):
+    default_ef = os.environ.get("STRATUS_RAG_EF_SEARCH", "200")
+    for hybrid, ef_search in ((False, default_ef), (True, default_ef), (False, "100")):
         apply_env({"STRATUS_RAG_EF_SEARCH": ef_search})
         timings, found = await _timed_queries(
             _principal("reader"), [Ref("collection", big)], queries, hybrid=hybrid

@@ -436,7 +436,7 @@ class RagSettings:
             processing_stale_seconds=env.number(
                 "STRATUS_RAG_PROCESSING_STALE_SECONDS", 900.0, minimum=1.0
             ),
-            ef_search=env.integer("STRATUS_RAG_EF_SEARCH", 100, minimum=10),
+            ef_search=env.integer("STRATUS_RAG_EF_SEARCH", 200, minimum=10),
             exact_search_max_chunks=env.integer(
                 "STRATUS_RAG_EXACT_SEARCH_MAX_CHUNKS", 20_000, minimum=0
             ),
