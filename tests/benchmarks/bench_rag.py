@@ -385,7 +385,7 @@ async def _filtered_section(url: str, corpus: Corpus, queries: list[Any]) -> Non
     total = 100_000 + 1010
     truth = [_exact(url, "few", few_files, v) for v, _ in queries]
     plain = [_plain_hnsw(url, "few", v) for v, _ in queries]
-    rows = [
+    rows: list[list[object]] = [
         [
             "plain HNSW (ef_search 100), filter after",
             f"{median([t for _, t in plain]):.2f}",

@@ -45,7 +45,8 @@ class Corpus:
     def vectors(self, topics: np.ndarray, spread: float = 0.03) -> np.ndarray:
         points = self.centers[topics] + self.rng.normal(0, spread, (len(topics), DIMENSIONS))
         points /= np.linalg.norm(points, axis=1, keepdims=True)
-        return points.astype(np.float32)
+        result: np.ndarray = points.astype(np.float32)
+        return result
 
     def text(self, topic: int) -> str:
         ranks = np.minimum(self.rng.zipf(1.3, WORDS_PER_CHUNK), VOCABULARY) - 1

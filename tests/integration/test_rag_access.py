@@ -8,6 +8,7 @@ upstream on his behalf (the emulator records every body it is sent).
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ SECRET = f"Alice's private notes. The vault code is {CANARY}.".encode()
 MISSING = "00000000-0000-4000-8000-00000000dead"
 
 
-def _attempts(file_id: str, knowledge_id: str, bobs_knowledge: str) -> list[tuple[str, str, dict]]:
+def _attempts(file_id: str, knowledge_id: str, bobs_knowledge: str) -> list[tuple[str, str, Any]]:
     """(method, path, request options): every route that takes a file or knowledge id."""
     q = {"query": f"vault code {CANARY}"}
     return [

@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 from litestar.testing import AsyncTestClient
 
 from local.composed import create_local_app
-from tests.support.auth import apply_env, remember, unique_email
+from tests.support.auth import apply_env, unique_email
 from tests.support.documents import make_docx, make_docx_bomb, make_pdf
 from tests.support.live_server import live_server
+from tests.support.log_capture import remember
 from tests.support.rag import (
     chunk_count,
     db_rows,

@@ -24,9 +24,10 @@ from local.composed import create_local_app
 from local.lambda_context import LocalLambdaContext
 from stratus.settings import rag_settings
 from stratus.storage import get_object_store
-from tests.support.auth import apply_env, remember, unique_email
+from tests.support.auth import apply_env, unique_email
 from tests.support.fault_proxy import embed_fault_proxy
 from tests.support.live_server import live_server
+from tests.support.log_capture import remember
 from tests.support.rag import chunk_count, db_rows, rag_env
 
 __all__ = ["rag_env"]
@@ -40,7 +41,7 @@ DOCUMENT = "\n\n".join(
 
 
 def event(name: str, key: str, bucket: str) -> dict[str, Any]:
-    recorded = json.loads((EVENTS / f"{name}.json").read_text())
+    recorded: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
     record = copy.deepcopy(recorded)
     for item in record["Records"]:
         if item["s3"]["object"]["key"] == PLACEHOLDER:

@@ -17,9 +17,10 @@ import httpx
 import pytest
 
 from local.composed import create_local_app
-from tests.support.auth import remember, unique_email
+from tests.support.auth import unique_email
 from tests.support.documents import make_pdf
 from tests.support.live_server import live_server
+from tests.support.log_capture import remember
 from tests.support.rag import rag_env
 
 __all__ = ["rag_env"]
