@@ -231,7 +231,7 @@ async def test_a_filtered_search_returns_k_when_one_percent_is_visible(rag_clien
     model, dimensions = embedding_model()
     label = f"{model}:latest"
     query = "renewable energy storage"
-    target = embed_text(query, dimensions)
+    target = embed_text(query, model_dimensions=dimensions)
     _, alice, bob = await users(rag_client)
     bobs, alices = str(uuid.uuid4()), str(uuid.uuid4())
 

@@ -1,29 +1,29 @@
 """Embeddings for ingestion and queries, behind one small interface: ``await embed(texts)``.
 
-The model, its size and the engine come from settings (``RAG_EMBEDDING_ENGINE``,
-``RAG_EMBEDDING_MODEL``, ``STRATUS_RAG_EMBEDDING_DIMENSIONS``, ``RAG_EMBEDDING_BATCH_SIZE``).
+The model, its size and the engine come from settings (``RAG_EMBEDDING_MODEL``,
+``STRATUS_RAG_EMBEDDING_DIMENSIONS``, ``RAG_EMBEDDING_BATCH_SIZE``, ``RAG_EMBEDDING_ENGINE``).
 Texts go upstream in batches, one HTTP call per batch, never one per chunk:
 
-- ``ollama``: ``POST /api/embed`` on ``OLLAMA_BASE_URL`` with ``{"model", "input": [...]}``;
-- ``openai``: ``POST /embeddings`` on ``RAG_OPENAI_API_BASE_URL`` (with ``RAG_OPENAI_API_KEY``),
-  or, when that is unset, the model host's own OpenAI-compatible ``/v1/embeddings``.
+- by default through ``stratus.modelhost.ModelHost.embed``: the model is looked up in the model
+  catalog (so it may live on any configured upstream, round-robin across hosts serving it) and
+  the upstream's own batched API is used (Ollama's ``/api/embed``, or ``/embeddings`` on an
+  OpenAI-compatible upstream);
+- with ``RAG_EMBEDDING_ENGINE=openai`` and ``RAG_OPENAI_API_BASE_URL`` set: ``POST /embeddings``
+  on that dedicated embeddings API, with ``RAG_OPENAI_API_KEY``.
 
 Every vector is checked: the count must match the inputs, each must have the configured size and
 finite values. A mismatch raises ``EmbeddingMismatchError`` naming the model and both sizes, so a
 misconfigured model fails loudly instead of storing vectors no search can compare.
-
-Swap point: when the model-host client moves to ``stratus.modelhost.ModelHost``,
-``ModelHostEmbedder._call`` is the only method that talks HTTP; replace its body with
-``ModelHost.embed(choice, batch)``. Batching and the checks stay here.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from stratus.auth.principal import Principal, Role, Via
 from stratus.errors import StratusError, UpstreamError
 from stratus.settings import RagSettings, rag_settings
 
@@ -63,7 +63,9 @@ class EmbeddingStats:
 
 
 class ModelHostEmbedder:
-    def __init__(self, settings: RagSettings, post: Callable[[str, dict[str, Any]], Any]) -> None:
+    def __init__(
+        self, settings: RagSettings, post: Callable[[str, list[str]], Awaitable[Any]]
+    ) -> None:
         self.settings = settings
         self.engine = settings.embedding_engine
         self.model = model_label(settings.embedding_engine, settings.embedding_model)
@@ -82,19 +84,7 @@ class ModelHostEmbedder:
     async def _call(self, batch: list[str]) -> list[Any]:
         self.stats.calls += 1
         self.stats.texts += len(batch)
-        if self.engine == "ollama":
-            body = {"model": self.settings.embedding_model, "input": batch, "truncate": True}
-            payload = await self._post("/api/embed", body)
-            found = payload.get("embeddings") if isinstance(payload, dict) else None
-        else:
-            body = {"model": self.settings.embedding_model, "input": batch}
-            payload = await self._post("/embeddings", body)
-            data = payload.get("data") if isinstance(payload, dict) else None
-            found = (
-                [item.get("embedding") for item in sorted(data, key=_index)]
-                if isinstance(data, list)
-                else None
-            )
+        found = await self._post(self.settings.embedding_model, batch)
         if not isinstance(found, list):
             raise UpstreamError("The embedding model answered without embeddings.")
         return found
@@ -127,39 +117,43 @@ def _index(item: Any) -> int:
     return int(item.get("index", 0)) if isinstance(item, dict) else 0
 
 
-async def _post_to_model_host(path: str, body: dict[str, Any]) -> Any:
-    import msgspec
+# The embedding model is the operator's choice (RAG_EMBEDDING_MODEL), not a user's: the per-role
+# allow-list (STRATUS_USER_MODELS) is for models users pick, so the lookup runs as the system.
+_SYSTEM = Principal(
+    user_id="stratus-retrieval",
+    email="",
+    name="retrieval",
+    role=Role.ADMIN,
+    via=Via.SESSION,
+    credential_id="system",
+)
 
+
+async def _embed_on_model_host(model: str, batch: list[str]) -> list[list[float]]:
     from stratus.modelhost import get_model_host
 
-    client = await get_model_host()
-    async with client.request("POST", path, json=body) as response:
-        raw = await response.aread()
-    try:
-        # Thousands of floats per batch: msgspec parses them several times faster than json.
-        return msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        raise UpstreamError(
-            "The embedding model answered with something other than JSON."
-        ) from None
+    host = await get_model_host()
+    choice = await host.resolve(model, _SYSTEM)
+    return (await host.embed(choice, batch)).vectors
 
 
-async def _post_to_openai(settings: RagSettings, path: str, body: dict[str, Any]) -> Any:
-    if settings.openai_base_url is None:
-        # The model host's own OpenAI-compatible API (Ollama serves it under /v1).
-        return await _post_to_model_host("/v1" + path, body)
+async def _embed_on_openai_api(settings: RagSettings, model: str, batch: list[str]) -> Any:
     from stratus.retrieval.openai_http import post_json
 
-    return await post_json(settings, path, body)
+    payload = await post_json(settings, "/embeddings", {"model": model, "input": batch})
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(data, list):
+        return None
+    return [item.get("embedding") for item in sorted(data, key=_index)]
 
 
 def get_embedder(settings: RagSettings | None = None) -> ModelHostEmbedder:
     """A fresh embedder (it counts its own calls) over the process's shared HTTP clients."""
     current = settings or rag_settings()
 
-    async def post(path: str, body: dict[str, Any]) -> Any:
-        if current.embedding_engine == "ollama":
-            return await _post_to_model_host(path, body)
-        return await _post_to_openai(current, path, body)
+    async def post(model: str, batch: list[str]) -> Any:
+        if current.embedding_engine == "openai" and current.openai_base_url:
+            return await _embed_on_openai_api(current, model, batch)
+        return await _embed_on_model_host(model, batch)
 
     return ModelHostEmbedder(current, post)
