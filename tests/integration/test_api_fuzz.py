@@ -97,8 +97,10 @@ def _poisoned(value: Any, characters: list[str]) -> st.SearchStrategy[Any]:
 def flatmap_body(context: schemathesis.HookContext, body: Any) -> st.SearchStrategy[Any]:
     # A multipart form is encoded as UTF-8 by the client itself: a lone surrogate cannot be sent
     # there at all (the client fails before any request), so forms get the other characters.
-    bodies = context.operation.body if context.operation is not None else []
-    multipart = any(b.media_type.startswith("multipart/") for b in bodies)
+    operation = context.operation
+    multipart = operation is not None and any(
+        b.media_type.startswith("multipart/") for b in operation.body
+    )
     return _poisoned(body, HOSTILE if multipart else HOSTILE_IN_BODIES)
 
 
