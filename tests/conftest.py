@@ -23,7 +23,12 @@ from tests.support.services import (
 # Auth fixtures, shared by every test that needs accounts (see tests/support/auth.py).
 __all__ = ["auth_client", "auth_env", "log_capture"]
 
-pytest_plugins = ["tests.support.emulator", "tests.support.chat", "tests.support.package"]
+pytest_plugins = [
+    "tests.support.emulator",
+    "tests.support.chat",
+    "tests.support.package",
+    "tests.support.rag",
+]
 
 # An address nothing listens on: tests that need a model host start the emulator explicitly.
 UNREACHABLE_MODEL_HOST = "http://127.0.0.1:9"

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import aiohttp
 
 from functions.chat.generation.answer import Answer
+from functions.chat.generation.grounding import ground
 from functions.chat.generation.outcome import Ending, Outcome
 from functions.chat.generation.refusals import RecentRefusals
 from functions.chat.generation.registry import Admission, GenerationRegistry, refusal
@@ -118,7 +119,9 @@ class GenerationService:
             host = await get_model_host()
             choice = await host.resolve(req.model, principal)
             created = int(time.time())
-            path, body, translator = self._translate(host, choice, req, task_id, created)
+            model_req, sources = (await ground(principal, req)) if req.files else (req, None)
+            path, body, translator = self._translate(host, choice, model_req, task_id, created)
+            translator.sources = sources
             turn = None
             if req.chat_id:
                 try:

@@ -116,5 +116,6 @@ class TurnKeeper:
                 error=outcome.error,
                 prompt_tokens=usage.get("prompt_tokens"),
                 completion_tokens=usage.get("completion_tokens"),
+                sources=getattr(translator, "sources", None),
             ),
         )

@@ -47,13 +47,28 @@ class Choice(Struct, forbid_unknown_fields=True):
     finish_reason: FinishReason
 
 
-class ChatCompletion(Struct, forbid_unknown_fields=True):
+class Source(Struct, forbid_unknown_fields=True):
+    """A retrieved chunk the answer was grounded on (``files`` on the request)."""
+
+    id: str
+    file_id: str
+    name: str
+    # The chunk's 0-based place in its file.
+    position: int
+    score: float
+    similarity: float | None
+    text: str
+
+
+class ChatCompletion(Struct, forbid_unknown_fields=True, omit_defaults=True):
     id: str
     object: Literal["chat.completion"]
     created: int
     model: str
     choices: list[Choice]
     usage: Usage
+    # Only when the request named ``files``: the sources, numbered as in the prompt ([1] first).
+    sources: list[Source] | UnsetType = UNSET
 
 
 class FunctionDelta(Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -92,6 +107,8 @@ class ChatCompletionChunk(Struct, forbid_unknown_fields=True, omit_defaults=True
     choices: list[ChunkChoice]
     # null on every chunk but that last one when the client asked for usage; absent otherwise.
     usage: Usage | UnsetType | None = UNSET
+    # On the first chunk only, when the request named ``files``.
+    sources: list[Source] | UnsetType = UNSET
 
 
 class ErrorDetail(Struct, forbid_unknown_fields=True):

@@ -56,6 +56,8 @@ class ChatStream:
         self.prompt_tokens = 0
         self.completion_tokens = 0
         self.done = False
+        # Retrieved sources (``files`` on the request): on the first chunk and the whole answer.
+        self.sources: list[dict[str, Any]] | None = None
         self._tool_calls: list[dict[str, Any]] = []
         self._content: list[str] = []
         self._reasoning: list[str] = []
@@ -114,6 +116,8 @@ class ChatStream:
         }
         if self.include_usage:
             chunk["usage"] = None
+        if self.sources is not None and "role" in delta:
+            chunk["sources"] = self.sources
         return chunk
 
 
@@ -154,6 +158,7 @@ def completion_object(stream: ChatStream, *, finish_reason: str | None = None) -
             }
         ],
         "usage": stream.usage(),
+        **({"sources": stream.sources} if stream.sources is not None else {}),
     }
 
 
