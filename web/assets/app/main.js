@@ -1,2 +1,4 @@
-import { h, render } from "../vendor/preact/preact.mjs";
-render(h("p", null, "stub"), document.getElementById("app"));
+import { html, render } from "./html.js";
+import { App } from "./views/app.js";
+
+render(html`<${App} />`, document.getElementById("app"));
