@@ -19,7 +19,7 @@ REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 WATCH_CSP = """
 window.__cspViolations = [];
 document.addEventListener('securitypolicyviolation', (e) => {
-  window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI);
+  window.__cspViolations.push([e.violatedDirective, e.blockedURI, e.sourceFile]);
 });
 """
 
@@ -108,7 +108,14 @@ def _check_page(page: Page, watch: PageWatch, stack: WebStack) -> None:
     foreign = [url for url in watch.requests if not url.startswith(stack.base_url + "/")]
     assert foreign == [], foreign
     if not page.is_closed():
-        violations = page.evaluate("window.__cspViolations || []")
+        violations = [
+            v
+            for v in page.evaluate("window.__cspViolations || []")
+            # DOMPurify parses untrusted markup in an inert DOMParser document; Chrome checks
+            # that document against the page's policy and reports its inline handlers, though
+            # nothing in it can ever run. Anything else would be a real violation.
+            if not str(v[2]).endswith("/vendor/dompurify/purify.es.mjs")
+        ]
         assert violations == [], violations
 
 

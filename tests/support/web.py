@@ -167,7 +167,9 @@ def last_answer(page: Any) -> Any:
     return answers(page).last
 
 
-def wait_until_answered(page: Any) -> None:
+def wait_until_answered(page: Any, timeout: float = 10_000) -> None:
     """The answer is finished and saved: no answer is being written, Send is back."""
-    page.get_by_role("button", name="Send message").wait_for()
-    page.locator("article.msg.assistant[aria-busy='true']").wait_for(state="detached")
+    page.get_by_role("button", name="Send message").wait_for(timeout=timeout)
+    page.locator("article.msg.assistant[aria-busy='true']").wait_for(
+        state="detached", timeout=timeout
+    )

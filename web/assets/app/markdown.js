@@ -130,10 +130,6 @@ function setHtml(element, safeHtml) {
   decorate(element);
 }
 
-export function renderInto(element, text) {
-  setHtml(element, renderMarkdown(text));
-}
-
 const FENCE = /^ {0,3}(`{3,}|~{3,})/;
 
 // The end of the last complete Markdown block in text[from:]: just after a blank line that is
@@ -160,32 +156,60 @@ export function stableBoundary(text, from) {
   return boundary;
 }
 
+// Characters of finished Markdown blocks rendered in one go: well under a 50 ms task even with
+// code to highlight. A longer text (a long answer opened after a reload) is shown over a few
+// frames instead of in one long task.
+const BLOCK_BUDGET = 3000;
+
 // Renders a growing text at most once per animation frame, re-parsing only the block still
 // being written: finished blocks are rendered once and kept, so each frame costs the same
-// whether the answer has ten tokens or ten thousand.
+// whether the answer has ten tokens or ten thousand. The same renderer shows a finished answer,
+// so the text rendered while it streamed is kept, not rendered again.
 export class StreamRenderer {
   constructor(element, onRender) {
     this.element = element;
     this.onRender = onRender;
+    this.reset();
+  }
+
+  reset() {
+    this.cancel();
     this.frozen = document.createElement("div");
     this.frozen.className = "md-frozen";
     this.tail = document.createElement("div");
     this.tail.className = "md-tail";
-    element.replaceChildren(this.frozen, this.tail);
+    this.element.replaceChildren(this.frozen, this.tail);
     this.frozenUpTo = 0;
     this.text = "";
-    this.frame = 0;
+    this.shown = null;
   }
 
+  // Streaming: render on the next frame.
   update(text) {
+    if (!text.startsWith(this.text.slice(0, this.frozenUpTo))) this.reset();
     this.text = text;
     if (!this.frame) this.frame = requestAnimationFrame(() => this.render());
+  }
+
+  // A finished text: now if it is short, else over the next frames.
+  show(text) {
+    this.update(text);
+    if (text.length - this.frozenUpTo <= BLOCK_BUDGET) {
+      this.cancel();
+      this.render();
+    }
   }
 
   render() {
     this.frame = 0;
     const text = this.text;
-    const boundary = stableBoundary(text, this.frozenUpTo);
+    let boundary = stableBoundary(text, this.frozenUpTo);
+    let caughtUp = true;
+    if (boundary - this.frozenUpTo > BLOCK_BUDGET) {
+      const within = stableBoundary(text.slice(0, this.frozenUpTo + BLOCK_BUDGET), this.frozenUpTo);
+      if (within > this.frozenUpTo) boundary = within;
+      caughtUp = boundary === stableBoundary(text, this.frozenUpTo);
+    }
     if (boundary > this.frozenUpTo) {
       const finished = text.slice(this.frozenUpTo, boundary);
       if (finished.trim()) {
@@ -195,7 +219,17 @@ export class StreamRenderer {
       }
       this.frozenUpTo = boundary;
     }
-    setHtml(this.tail, renderMarkdown(text.slice(this.frozenUpTo)));
+    if (caughtUp) {
+      const rest = text.slice(this.frozenUpTo);
+      if (rest !== this.shown) {
+        setHtml(this.tail, renderMarkdown(rest));
+        this.shown = rest;
+      }
+    } else {
+      this.tail.replaceChildren();
+      this.shown = null;
+      this.frame = requestAnimationFrame(() => this.render());
+    }
     this.onRender?.();
   }
 

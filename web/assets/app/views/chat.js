@@ -88,6 +88,9 @@ export function ChatView({ chatId, model, navigate, onChatsChanged }) {
   const [draft, setDraft] = useState("");
   const [stopping, setStopping] = useState(false);
   const ownChat = useRef(null);
+  // Server id of a streamed answer -> the id it streamed under, so its element (and the
+  // Markdown rendered while it streamed) is kept when the saved chat replaces the local copy.
+  const keys = useRef({});
   const aborter = useRef(null);
   const scroller = useRef(null);
   const atBottom = useRef(true);
@@ -186,6 +189,7 @@ export function ChatView({ chatId, model, navigate, onChatsChanged }) {
       }
     }
     if (controller.signal.aborted || current.current !== chat) return;
+    if (answerId) keys.current[answerId] = tempId;
     if (!discarded) await load(chat, answerId);
     aborter.current = null;
     setGeneration(null);
@@ -308,7 +312,7 @@ export function ChatView({ chatId, model, navigate, onChatsChanged }) {
       </div>`}
       ${path.map((message) => {
         const siblings = siblingsOf(messages, message);
-        return html`<${Message} key=${message.id} message=${message}
+        return html`<${Message} key=${keys.current[message.id] || message.id} message=${message}
           live=${generation && generation.tempId === message.id ? generation.live : null}
           index=${siblings.indexOf(message.id)} count=${siblings.length} busy=${busy}
           onNavigate=${navigateBranch} onRegenerate=${regenerate} onRender=${followBottom} />`;
@@ -320,6 +324,6 @@ export function ChatView({ chatId, model, navigate, onChatsChanged }) {
       <button type="button" class="icon" aria-label="Dismiss message" onClick=${() => setBanner(null)}>×</button>
     </div>`}
     <${Composer} onSend=${send} onStop=${stop} busy=${busy || writingElsewhere} stopping=${stopping}
-      disabled=${Boolean(loadError)} draft=${draft} setDraft=${setDraft} />
+      disabled=${Boolean(loadError) || !model} draft=${draft} setDraft=${setDraft} />
   </section>`;
 }

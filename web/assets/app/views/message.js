@@ -1,24 +1,21 @@
 // One message of the shown branch: the question, or the answer rendered as Markdown, with its
 // status, its branches (regenerated answers) and its actions.
 import { html, memo, useLayoutEffect, useRef, useState } from "../html.js";
-import { StreamRenderer, copyText, handleCopyClick, renderInto } from "../markdown.js";
+import { StreamRenderer, copyText, handleCopyClick } from "../markdown.js";
 
-// A finished answer is rendered once; a streaming one through StreamRenderer, fed by LiveText.
+// One renderer per answer for its whole life: the blocks rendered while it streamed stay when
+// the finished text arrives, and a long text is rendered over several frames.
 function MarkdownView({ text, live, onRender }) {
   const element = useRef(null);
+  const renderer = useRef(null);
   useLayoutEffect(() => {
-    if (!live) {
-      renderInto(element.current, text);
-      onRender?.();
-      return undefined;
-    }
-    const renderer = new StreamRenderer(element.current, onRender);
-    const unsubscribe = live.subscribe((value) => renderer.update(value.text));
-    return () => {
-      unsubscribe();
-      renderer.cancel();
-    };
+    renderer.current ||= new StreamRenderer(element.current, onRender);
+    const view = renderer.current;
+    if (live) return live.subscribe((value) => view.update(value.text));
+    view.show(text);
+    return undefined;
   }, [text, live]);
+  useLayoutEffect(() => () => renderer.current?.cancel(), []);
   return html`<div class="markdown" ref=${element} onClick=${handleCopyClick}></div>`;
 }
 
