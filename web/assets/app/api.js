@@ -123,4 +123,43 @@ export const api = {
   renameChat: (id, title) => call("POST", `/api/v1/chats/${encodeURIComponent(id)}`, { chat: { title } }),
   deleteChat: (id) => call("DELETE", `/api/v1/chats/${encodeURIComponent(id)}`),
   stopChat: (id) => call("POST", `/api/v1/chats/${encodeURIComponent(id)}/stop`),
+  // Files and knowledge (the rag function)
+  files: () => call("GET", "/api/v1/files/"),
+  fileStatus: (id) => call("GET", `/api/v1/files/${encodeURIComponent(id)}/process/status`),
+  deleteFile: (id) => call("DELETE", `/api/v1/files/${encodeURIComponent(id)}`),
+  collections: () => call("GET", "/api/v1/knowledge/"),
+  newCollection: (name, description) => call("POST", "/api/v1/knowledge/create", { name, description }),
+  deleteCollection: (id) => call("DELETE", `/api/v1/knowledge/${encodeURIComponent(id)}`),
+  addToCollection: (id, fileId) =>
+    call("POST", `/api/v1/knowledge/${encodeURIComponent(id)}/file/add`, { file_id: fileId }),
+  // The file stays among the user's files; only its link to the collection goes.
+  removeFromCollection: (id, fileId) =>
+    call("POST", `/api/v1/knowledge/${encodeURIComponent(id)}/file/remove?delete_file=false`, {
+      file_id: fileId,
+    }),
 };
+
+// Uploads with progress: fetch cannot report how much of a request body has been sent, so this
+// one request uses XMLHttpRequest. onProgress gets a fraction from 0 to 1.
+export function uploadFile(file, onProgress) {
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open("POST", "/api/v1/files/");
+    for (const [name, value] of Object.entries(authHeaders())) request.setRequestHeader(name, value);
+    request.upload.onprogress = (event) => {
+      if (event.lengthComputable) onProgress(event.loaded / event.total);
+    };
+    request.onload = async () => {
+      const response = new Response(request.response, {
+        status: request.status,
+        headers: { "content-type": request.getResponseHeader("content-type") || "" },
+      });
+      if (response.ok) resolve(await response.json());
+      else reject(await errorFrom(response, true));
+    };
+    request.onerror = () => reject(new ApiError(0, NETWORK_MESSAGE));
+    const form = new FormData();
+    form.append("file", file, file.name);
+    request.send(form);
+  });
+}

@@ -6,6 +6,7 @@ import { clearToken, loadPreference, loadToken, savePreference } from "../sessio
 import { AdminPage } from "./admin.js";
 import { AuthPage, PendingPage } from "./auth.js";
 import { ChatView, ModelPicker } from "./chat.js";
+import { KnowledgePage } from "./knowledge.js";
 import { SettingsPage } from "./settings.js";
 import { Sidebar } from "./sidebar.js";
 
@@ -13,7 +14,7 @@ function parseRoute() {
   const hash = window.location.hash.replace(/^#\/?/, "");
   const [page, ...rest] = hash.split("/");
   if (page === "c" && rest[0]) return { page: "chat", chatId: decodeURIComponent(rest[0]) };
-  if (page === "settings" || page === "admin") return { page, chatId: null };
+  if (page === "settings" || page === "admin" || page === "knowledge") return { page, chatId: null };
   return { page: "chat", chatId: null };
 }
 
@@ -90,6 +91,7 @@ function Shell({ user, onSignOut }) {
 
   let page;
   if (route.page === "settings") page = html`<${SettingsPage} user=${user} />`;
+  else if (route.page === "knowledge") page = html`<${KnowledgePage} />`;
   else if (route.page === "admin" && user.role === "admin") page = html`<${AdminPage} user=${user} />`;
   else {
     page = html`<${ChatView} chatId=${route.chatId} model=${model} navigate=${navigate}

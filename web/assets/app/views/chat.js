@@ -4,6 +4,7 @@ import { html, useCallback, useEffect, useLayoutEffect, useRef, useState } from 
 import { StreamError, streamCompletion } from "../stream.js";
 import { conversation, newestLeaf, pathTo, siblingsOf } from "../tree.js";
 import { LiveText, plural, titleFrom, uuid } from "../util.js";
+import { fileName, fileStatus } from "./knowledge.js";
 import { Message } from "./message.js";
 
 const POLL_MS = 1000;
@@ -22,6 +23,54 @@ export function failureText(error) {
   if (error.status === 502) return `The model host sent a broken answer. ${error.message}`;
   if (error.status === 0) return error.message;
   return error.message;
+}
+
+// Files and collections to search for the next message (sent as the request's `files`).
+function Attachments({ attached, setAttached }) {
+  const [open, setOpen] = useState(false);
+  const [choices, setChoices] = useState(null);
+  const [error, setError] = useState(null);
+
+  async function toggle() {
+    const opening = !open;
+    setOpen(opening);
+    if (!opening) return;
+    try {
+      const [files, knowledge] = await Promise.all([api.files(), api.collections()]);
+      setChoices([
+        ...knowledge.items.map((c) => ({ type: "collection", id: c.id, name: c.name })),
+        ...files
+          .filter((f) => fileStatus(f) === "completed")
+          .map((f) => ({ type: "file", id: f.id, name: fileName(f) })),
+      ]);
+      setError(null);
+    } catch (failure) {
+      setError(failure.message);
+    }
+  }
+  const isOn = (c) => attached.some((a) => a.id === c.id && a.type === c.type);
+  const flip = (c) => setAttached(isOn(c) ? attached.filter((a) => !(a.id === c.id && a.type === c.type)) : [...attached, c]);
+
+  return html`<div class="attachments">
+    ${attached.length > 0 && html`<ul class="chips" aria-label="Attached">
+      ${attached.map((a) => html`<li key=${a.type + a.id} class="chip">
+        <span>${a.type === "collection" ? "Collection: " : ""}${a.name}</span>
+        <button type="button" class="icon" aria-label=${`Detach ${a.name}`} onClick=${() => flip(a)}>×</button>
+      </li>`)}
+    </ul>`}
+    <button type="button" class="small" aria-expanded=${open ? "true" : "false"}
+      aria-controls="attach-panel" onClick=${toggle}>Attach files or a collection</button>
+    ${open && html`<fieldset id="attach-panel" class="attach-panel">
+      <legend>Search these for the next message</legend>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+      ${choices && choices.length === 0 && html`<p class="muted">No processed files or collections yet:
+        add some under <a href="#/knowledge">Files and knowledge</a>.</p>`}
+      ${(choices || []).map((c) => html`<label key=${c.type + c.id} class="check">
+        <input type="checkbox" checked=${isOn(c)} onChange=${() => flip(c)} />
+        ${c.type === "collection" ? "Collection: " : "File: "}${c.name}
+      </label>`)}
+    </fieldset>`}
+  </div>`;
 }
 
 function Composer({ onSend, onStop, busy, stopping, disabled, draft, setDraft }) {
@@ -86,6 +135,7 @@ export function ChatView({ chatId, model, navigate, onChatsChanged }) {
   const [banner, setBanner] = useState(null);
   const [generation, setGeneration] = useState(null);
   const [draft, setDraft] = useState("");
+  const [attached, setAttached] = useState([]);
   const [stopping, setStopping] = useState(false);
   const ownChat = useRef(null);
   // Server id of a streamed answer -> the id it streamed under, so its element (and the
@@ -243,6 +293,8 @@ export function ChatView({ chatId, model, navigate, onChatsChanged }) {
       user_message_id: uuid(),
       messages: [...conversation(shown), { role: "user", content: text }],
     };
+    if (attached.length) request.files = attached.map(({ type, id }) => ({ type, id }));
+    setAttached([]);
     // Under the answer being read, so a new question continues the branch on screen.
     if (parent && parent.role === "assistant") request.parent_id = parent.id;
     await run(request, { chat: id, tempId: answer.id, previous, restoreDraft: text });
@@ -323,6 +375,7 @@ export function ChatView({ chatId, model, navigate, onChatsChanged }) {
       <span>${banner.text}</span>
       <button type="button" class="icon" aria-label="Dismiss message" onClick=${() => setBanner(null)}>×</button>
     </div>`}
+    <${Attachments} attached=${attached} setAttached=${setAttached} />
     <${Composer} onSend=${send} onStop=${stop} busy=${busy || writingElsewhere} stopping=${stopping}
       disabled=${Boolean(loadError) || !model} draft=${draft} setDraft=${setDraft} />
   </section>`;

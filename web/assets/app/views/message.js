@@ -35,7 +35,8 @@ function Sources({ sources }) {
   if (!Array.isArray(sources) || sources.length === 0) return null;
   const names = [];
   for (const source of sources) {
-    const name = source?.source?.name || source?.metadata?.[0]?.name || source?.source?.id;
+    // This API's sources are flat ({name, file_id, ...}); Open WebUI's nest them.
+    const name = source?.name || source?.source?.name || source?.metadata?.[0]?.name;
     if (name && !names.includes(name)) names.push(String(name));
   }
   if (names.length === 0) return null;

@@ -68,6 +68,7 @@ export function Sidebar({ chats, chatsError, activeId, user, route, open, onClos
     </nav>
     <nav class="sidebar-foot" aria-label="Account">
       <p class="who"><span class="name">${user.name}</span> <span class="muted">${user.email}</span></p>
+      <a href="#/knowledge" aria-current=${route === "knowledge" ? "page" : undefined} onClick=${onClose}>Files and knowledge</a>
       <a href="#/settings" aria-current=${route === "settings" ? "page" : undefined} onClick=${onClose}>Settings</a>
       ${user.role === "admin" &&
       html`<a href="#/admin" aria-current=${route === "admin" ? "page" : undefined} onClick=${onClose}>Users</a>`}
