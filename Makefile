@@ -9,11 +9,12 @@ CHECKOV_VENV := $(VENV)/tools/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 .DEFAULT_GOAL := help
-# Debian packages the tests run for real (tests/support/system_deps.py maps each to its program).
-SYSTEM_PACKAGES := nginx shellcheck
+# Debian packages the tests run for real (tests/support/system_deps.py maps each to its program):
+# chromium is the browser the web client's tests drive (tests/browser).
+SYSTEM_PACKAGES := nginx shellcheck chromium
 
 .PHONY: help venv system-deps up up-emulated up-lambda test lint typecheck pytest bench migrate \
-  spec lock clean package synth checkov backup restore
+  spec lock clean package synth checkov backup restore vendor
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -82,6 +83,9 @@ $(CHECKOV_STAMP): requirements/checkov.lock
 	touch $(CHECKOV_STAMP)
 
 checkov: $(CHECKOV_STAMP) ## Install checkov into its own environment (make test does)
+
+vendor: $(STAMP) ## Re-fetch the web client's pinned libraries through npm and check them (web/vendor.lock.json)
+	$(BIN)/python -m local.webclient.vendor $(ARGS)
 
 lock: $(STAMP) ## Re-pin dependencies after editing pyproject.toml (keeps existing pins)
 	$(BIN)/uv pip compile pyproject.toml --extra local --extra dev --python-version 3.11 \

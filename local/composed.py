@@ -1,5 +1,6 @@
 """The only place that composes every function into one app, for the local stack and tests.
 
+The web client (``local.webclient``: ``/`` and ``/assets/...``) is served beside the API.
 It uses the same ``StratusPlugin`` as each Lambda function, so errors, auth and OpenAPI behave
 exactly as they do in AWS. Readiness covers the union of the functions' dependencies.
 """
@@ -11,6 +12,7 @@ from litestar import Litestar
 from functions.auth import app as auth
 from functions.chat import app as chat
 from functions.rag import app as rag
+from local.webclient import web_route_handlers
 from stratus.web.health import ReadinessCheck
 from stratus.web.plugin import StratusPlugin
 
@@ -27,6 +29,7 @@ def readiness_checks() -> tuple[ReadinessCheck, ...]:
 
 def create_local_app() -> Litestar:
     handlers = [handler for function in FUNCTIONS for handler in function.route_handlers()]
+    handlers.extend(web_route_handlers())
     return Litestar(
         route_handlers=handlers,
         plugins=[StratusPlugin(service="local", readiness=readiness_checks())],

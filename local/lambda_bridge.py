@@ -3,7 +3,8 @@
 Requests for auth and rag become API Gateway events for their real Mangum handlers. Each function
 gets its own execution environment: one thread with its own event loop, serving one invocation at
 a time and keeping its warm state (app, pool, clients) between invocations, as Lambda does.
-Chat runs as its ASGI app, as it does under the Lambda Web Adapter.
+Chat runs as its ASGI app, as it does under the Lambda Web Adapter. The web client's static files
+(``/``, ``/assets/...``) are served by a small app of their own beside the functions.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from local.gateway_event import http_api_event, send_result
 from local.lambda_context import LocalLambdaContext
 from local.routing import MANGUM_FUNCTION_PREFIXES, function_for
+from local.webclient import is_web_path
 from stratus.observability import get_logger
 
 # What API Gateway answers when the function itself fails.
@@ -55,11 +57,15 @@ class ExecutionEnvironment:
 
 
 class LambdaBridge:
-    def __init__(self, chat_app: ASGIApp) -> None:
+    def __init__(self, chat_app: ASGIApp, web_app: ASGIApp) -> None:
         self.chat_app = chat_app
+        self.web_app = web_app
         self.environments = {name: ExecutionEnvironment(name) for name in MANGUM_FUNCTION_PREFIXES}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP and is_web_path(scope["path"]):
+            await self.web_app(scope, receive, send)
+            return
         if scope["type"] != ScopeType.HTTP or function_for(scope["path"]) == "chat":
             await self.chat_app(scope, receive, send)
             return
@@ -94,5 +100,6 @@ async def _read_body(receive: Receive) -> bytes:
 
 def create_lambda_mode_app() -> LambdaBridge:
     from functions.chat.app import create_app as create_chat_app
+    from local.webclient.app import create_web_app
 
-    return LambdaBridge(create_chat_app())
+    return LambdaBridge(create_chat_app(), create_web_app())

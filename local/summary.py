@@ -52,6 +52,7 @@ def summary_lines(facts: StackFacts) -> list[str]:
     # every URL printed here from the composed app).
     lines = [
         f"Stratus {__version__} local stack ready in {facts.startup_seconds:.1f}s",
+        f"  Web client   {url}/   (open it in a browser to chat)",
         f"  Accounts     {url}/api/v1/auths/   (sign-up, sign-in, API keys)",
         f"  Admin        {url}/api/v1/users/",
         f"  OpenAI API   {url}/v1/models   {url}/v1/chat/completions   {url}/v1/embeddings",

@@ -34,6 +34,12 @@ pytest_plugins = [
 UNREACHABLE_MODEL_HOST = "http://127.0.0.1:9"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser tests run last, whatever the order asked for: their session-wide Playwright
+    driver keeps an event loop in the main thread, which async tests after it could not start."""
+    items.sort(key=lambda item: "tests/browser/" in item.nodeid.replace("\\", "/"))
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     """Async tests (``pytestmark = pytest.mark.anyio``) run on asyncio, as the functions do."""

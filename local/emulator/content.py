@@ -15,6 +15,9 @@ from typing import Any
 EMBEDDING_DIM = 384
 REPLY_PREFIX = "You said:"
 EMPTY_REPLY = "You said nothing."
+# A user message starting with this is answered with the rest of it, verbatim (newlines, Markdown
+# and HTML kept): how tests make a model say exactly what they need, hostile markup included.
+ECHO_PREFIX = "echo:"
 
 # Each word hashes to 16 signed slots (a sparse random projection). With one slot per word a
 # single collision makes two unrelated one-word texts look ~100% similar; spread over 16 slots
@@ -117,7 +120,15 @@ def plain_reply_text(messages: Sequence[Mapping[str, Any]]) -> str:
     message = last_user_message(messages)
     if message is None:
         return reply_text("")
-    return reply_text(message_text(message.get("content")), count_images(message))
+    text = message_text(message.get("content"))
+    if text.startswith(ECHO_PREFIX):
+        return echo_text(text)
+    return reply_text(text, count_images(message))
+
+
+def echo_text(text: str) -> str:
+    """The answer to an ``echo:`` message: what follows the prefix, leading whitespace dropped."""
+    return text[len(ECHO_PREFIX) :].lstrip()
 
 
 def expected_reply(messages: Sequence[Mapping[str, Any]]) -> list[str]:

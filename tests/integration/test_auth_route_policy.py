@@ -22,12 +22,15 @@ pytestmark = pytest.mark.anyio
 
 DOCS = ["/docs", "/docs/openapi.json", "/docs/swagger", "/docs/{path:str}"]
 DOCS += ["/docs/static/{name:str}"]
+# The web client's page and files (local.webclient).
+WEB = ["/", "/assets/{build:str}/{path:path}"]
 
 # (path, method) -> (level, pending allowed, session only)
 POLICY: dict[tuple[str, str], tuple[str, bool, bool]] = {
     ("/healthz", "GET"): ("public", False, False),
     ("/readyz", "GET"): ("public", False, False),
     **{(path, "GET"): ("public", False, False) for path in DOCS},
+    **{(path, "GET"): ("public", False, False) for path in WEB},
     ("/api/v1/auths/signup", "POST"): ("public", False, False),
     ("/api/v1/auths/signin", "POST"): ("public", False, False),
     ("/api/v1/auths/signout", "POST"): ("user", True, True),

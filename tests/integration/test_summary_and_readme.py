@@ -43,7 +43,7 @@ def _own_paths(text: str) -> list[str]:
 @pytest.mark.parametrize("lambda_mode", [False, True], ids=["in-process", "lambda-mode"])
 async def test_every_url_in_the_summary_is_served(auth_env, lambda_mode):
     paths = _own_paths(_summary(lambda_mode=lambda_mode))
-    assert {"/api/v1/auths/", "/docs", "/healthz", "/readyz"} <= set(paths)
+    assert {"/", "/api/v1/auths/", "/docs", "/healthz", "/readyz"} <= set(paths)
     bridge = create_lambda_mode_app() if lambda_mode else None
     try:
         async with AsyncTestClient(bridge or create_local_app()) as client:

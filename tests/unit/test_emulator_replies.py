@@ -231,3 +231,21 @@ def test_cli_refuses_a_bad_embedding_size():
     args = build_parser().parse_args(["--embed-model", "wide=big"])
     with pytest.raises(ValueError, match="positive integer"):
         build_config(args)
+
+
+# echo:
+
+
+def test_an_echo_message_is_answered_verbatim_with_newlines_and_markup():
+    text = "echo: # Title\n\n```python\nprint('hi')\n```\n<img src=x onerror=alert(1)>"
+    tokens = expected_reply([user("earlier"), {"role": "assistant", "content": "x"}, user(text)])
+    assert "".join(tokens) == "# Title\n\n```python\nprint('hi')\n```\n<img src=x onerror=alert(1)>"
+    assert tokens[0] == "#"
+    assert tokens[2] == "\n\n```python"
+
+
+def test_echo_counts_only_at_the_start_and_other_replies_are_unchanged():
+    assert "".join(expected_reply([user("say echo: this")])) == "You said: say echo: this"
+    assert "".join(expected_reply([user("echo:")])) == ""
+    plan = plan_chat([user("echo: a  b")], format_="json")
+    assert json.loads("".join(plan.content)) == {"text": "echo: a b"}

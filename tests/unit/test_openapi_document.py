@@ -21,8 +21,10 @@ from stratus.web.error_mapper import uses_ollama_shape, uses_openai_shape
 from stratus.web.plugin import StratusPlugin
 from stratus.web.text import SingleLine
 
-# Served by Litestar's docs router (not API operations): /docs, /docs/openapi.json, assets.
-UNDOCUMENTED_PREFIX = "/docs"
+# Not API operations: Litestar's docs router (/docs, /docs/openapi.json, its assets), and the
+# web client's page and files (local.webclient), which the document leaves out on purpose.
+UNDOCUMENTED_PREFIXES = ("/docs", "/assets/")
+UNDOCUMENTED_PATHS = {"/"}
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +38,15 @@ def document() -> dict[str, Any]:
     return loaded
 
 
+def _undocumented(path: str) -> bool:
+    return path in UNDOCUMENTED_PATHS or path.startswith(UNDOCUMENTED_PREFIXES)
+
+
 def _app_operations(app: Litestar) -> dict[tuple[str, str], Any]:
     """Every (path, method) the app answers, from its route table, not from the document."""
     found = {}
     for route in app.routes:
-        if not isinstance(route, HTTPRoute) or route.path.startswith(UNDOCUMENTED_PREFIX):
+        if not isinstance(route, HTTPRoute) or _undocumented(route.path):
             continue
         for method, (handler, *_) in route.route_handler_map.items():
             if not is_automatic_options(handler):

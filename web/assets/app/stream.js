@@ -1,0 +1,68 @@
+// One streamed completion: POST /api/chat/completions with stream=true, read as Server-Sent Events.
+import { ApiError, NETWORK_MESSAGE, authHeaders, errorFrom, send } from "./api.js";
+
+// The payloads of an SSE body as they arrive: JSON objects, and the literal "[DONE]".
+export async function* sseEvents(body) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let end;
+      while ((end = buffer.search(/\r?\n\r?\n/)) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end).replace(/^\r?\n\r?\n/, "");
+        const data = block
+          .split(/\r?\n/)
+          .filter((line) => line.startsWith("data:"))
+          .map((line) => line.slice(5).replace(/^ /, ""))
+          .join("\n");
+        if (!data) continue;
+        yield data === "[DONE]" ? data : JSON.parse(data);
+      }
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+export class StreamError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "StreamError";
+  }
+}
+
+// Sends the request and reports progress through the callbacks:
+//   onStart({taskId, messageId, userMessageId}), onText(delta), onSources(sources)
+// Resolves with {finishReason} on [DONE]. Rejects with ApiError before the stream (429, 503...),
+// StreamError when the server reports an error mid-stream, or ApiError(0) if the connection drops.
+export async function streamCompletion(request, { signal, onStart, onText, onSources }) {
+  const response = await send("POST", "/api/chat/completions", { ...request, stream: true }, { signal });
+  if (!response.ok) throw await errorFrom(response, Boolean(authHeaders().Authorization));
+  onStart?.({
+    taskId: response.headers.get("x-stratus-task-id"),
+    messageId: response.headers.get("x-stratus-message-id"),
+    userMessageId: response.headers.get("x-stratus-user-message-id"),
+  });
+  let finishReason = null;
+  try {
+    for await (const event of sseEvents(response.body)) {
+      if (event === "[DONE]") return { finishReason };
+      if (event.error) throw new StreamError(event.error.message || "The model host failed.");
+      if (Array.isArray(event.sources)) onSources?.(event.sources);
+      for (const choice of event.choices || []) {
+        const text = choice.delta?.content;
+        if (text) onText(text);
+        if (choice.finish_reason) finishReason = choice.finish_reason;
+      }
+    }
+  } catch (error) {
+    if (error instanceof StreamError || error.name === "AbortError") throw error;
+    throw new ApiError(0, NETWORK_MESSAGE);
+  }
+  // The body ended without [DONE] and without an error event: the connection was cut.
+  throw new ApiError(0, "The connection was lost before the answer finished.");
+}
