@@ -6,6 +6,7 @@ is hashed exactly as sent (no normalisation): what the user typed is what must m
 
 from __future__ import annotations
 
+import base64
 import functools
 import os
 import threading
@@ -49,6 +50,28 @@ class Argon2Parameters:
         return f"argon2id m={self.memory_kib} KiB, t={self.time_cost}, p={self.parallelism}"
 
 
+# argon2-cffi's defaults, which every stored hash was made with: the dummy must match them.
+_SALT_BYTES, _HASH_BYTES = 16, 32
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii").rstrip("=")
+
+
+def dummy_hash_for(parameters: Argon2Parameters) -> str:
+    """A well-formed argon2id hash with these parameters and a random salt and digest.
+
+    Verifying a password against it costs exactly what verifying against a real hash with the
+    same parameters costs (argon2 derives the candidate, then compares), and no password can
+    match the random digest. So it is made without hashing anything: unknown emails cost the
+    same as known ones from the very first sign-in, and building it costs nothing at init.
+    """
+    return (
+        f"$argon2id$v=19$m={parameters.memory_kib},t={parameters.time_cost},"
+        f"p={parameters.parallelism}${_b64(os.urandom(_SALT_BYTES))}${_b64(os.urandom(_HASH_BYTES))}"
+    )
+
+
 class Passwords:
     """argon2id hashing, off the event loop (a hash takes tens of milliseconds of CPU)."""
 
@@ -58,8 +81,11 @@ class Passwords:
             time_cost=parameters.time_cost,
             memory_cost=parameters.memory_kib,
             parallelism=parameters.parallelism,
+            hash_len=_HASH_BYTES,
+            salt_len=_SALT_BYTES,
             type=Type.ID,
         )
+        self._dummy = dummy_hash_for(parameters)
 
     async def hash(self, password: str) -> str:
         check_acceptable(password)
@@ -70,9 +96,8 @@ class Passwords:
             return self._hasher.hash(password)
 
     async def verify(self, stored_hash: str | None, password: str) -> bool:
-        """Constant work whether or not the account exists: unknown emails hash a dummy."""
-        dummy = await self.dummy_hash()
-        target = stored_hash or dummy
+        """Constant work whether or not the account exists: unknown emails verify a dummy."""
+        target = stored_hash or self._dummy
         ok = await anyio.to_thread.run_sync(self._verify_sync, target, password)
         return ok and stored_hash is not None
 
@@ -89,16 +114,14 @@ class Passwords:
         except InvalidHashError:
             return True
 
-    async def dummy_hash(self) -> str:
-        """Made once per parameter set; every verify awaits it so the first calls match too."""
-        cached = _DUMMIES.get(self.parameters)
-        if cached is None:
-            cached = await anyio.to_thread.run_sync(self._hash_sync, "stratus-dummy-password")
-            _DUMMIES[self.parameters] = cached
-        return cached
+    @property
+    def dummy_hash(self) -> str:
+        return self._dummy
 
-
-_DUMMIES: dict[Argon2Parameters, str] = {}
+    def renew_dummy(self) -> None:
+        """A new random salt and digest: environments restored from one SnapStart snapshot
+        would otherwise share one."""
+        self._dummy = dummy_hash_for(self.parameters)
 
 
 @functools.cache
