@@ -13,6 +13,7 @@ from functions.auth import app as auth
 from functions.chat import app as chat
 from functions.rag import app as rag
 from local.webclient import web_route_handlers
+from stratus.lifecycle import Resource
 from stratus.web.health import ReadinessCheck
 from stratus.web.plugin import StratusPlugin
 
@@ -27,10 +28,13 @@ def readiness_checks() -> tuple[ReadinessCheck, ...]:
     return tuple(seen.values())
 
 
+def resources() -> tuple[Resource, ...]:
+    """Every function's own resources beyond its readiness checks' (the plugin dedupes)."""
+    return tuple(r for function in FUNCTIONS for r in getattr(function, "RESOURCES", ()))
+
+
 def create_local_app() -> Litestar:
     handlers = [handler for function in FUNCTIONS for handler in function.route_handlers()]
     handlers.extend(web_route_handlers())
-    return Litestar(
-        route_handlers=handlers,
-        plugins=[StratusPlugin(service="local", readiness=readiness_checks())],
-    )
+    plugin = StratusPlugin(service="local", readiness=readiness_checks(), resources=resources())
+    return Litestar(route_handlers=handlers, plugins=[plugin])

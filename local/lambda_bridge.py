@@ -1,18 +1,20 @@
 """The local Lambda mode: like ``sam local start-api``, without Docker.
 
 Requests for auth and rag become API Gateway events for their real Mangum handlers. Each function
-gets its own execution environment: one thread with its own event loop, serving one invocation at
-a time and keeping its warm state (app, pool, clients) between invocations, as Lambda does.
-Chat runs as its ASGI app, as it does under the Lambda Web Adapter. The web client's static files
-(``/``, ``/assets/...``) are served by a small app of their own beside the functions.
+gets its own execution environment: one thread with its own event loop, which runs the handler
+module's init (a fresh import of it, as a new Lambda environment does) and then serves one
+invocation at a time, keeping its warm state (app, pool, clients) between invocations. A function
+whose init fails answers every request as API Gateway does. Chat runs as its ASGI app, as it does
+under the Lambda Web Adapter. The web client's static files (``/``, ``/assets/...``) are served by
+a small app of their own beside the functions.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
+import importlib.util
 import json
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from litestar.enums import ScopeType
@@ -36,19 +38,33 @@ def _give_thread_a_loop() -> None:
     asyncio.set_event_loop(asyncio.new_event_loop())
 
 
+def _init_handler(function: str) -> Any:
+    """Lambda's init: the handler module executed afresh, in this environment's thread."""
+    spec = importlib.util.find_spec(f"functions.{function}.handler")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.handler
+
+
 class ExecutionEnvironment:
     def __init__(self, function: str) -> None:
         self.function = function
-        self.handler: Any = importlib.import_module(f"functions.{function}.handler").handler
         self.invocations = 0
         self._thread = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix=f"lambda-{function}", initializer=_give_thread_a_loop
         )
+        self._handler: Future[Any] | None = None
 
     async def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         self.invocations += 1
+        if self._handler is None:
+            # On demand, as Lambda does: the first invocation runs the init, in the thread.
+            self._handler = self._thread.submit(_init_handler, self.function)
+        handler = await asyncio.wrap_future(self._handler)
         context = LocalLambdaContext(function_name=f"stratus-{self.function}")
-        future = self._thread.submit(self.handler, event, context)
+        future = self._thread.submit(handler, event, context)
         result: dict[str, Any] = await asyncio.wrap_future(future)
         return result
 

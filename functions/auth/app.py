@@ -2,7 +2,8 @@
 
 Accounts, sessions, API keys and admin (Open WebUI's `/api/v1/auths` and `/api/v1/users`).
 
-``create_app()`` is cheap and does no I/O; pools and clients are built on first use.
+``create_app()`` does no I/O. Its pool, clients and services are built at init without
+connecting (``stratus.lifecycle``); they connect on first use.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.types import ControllerRouterHandler
 
+from functions.auth.deps import SERVICES
 from functions.auth.routes import AuthsController, UsersController
 from stratus import probes
 from stratus.web.plugin import StratusPlugin
 
 SERVICE = "auth"
 READINESS = (probes.POSTGRES, probes.DYNAMODB)
+RESOURCES = (SERVICES,)
 
 
 def route_handlers() -> list[ControllerRouterHandler]:
@@ -26,5 +29,5 @@ def route_handlers() -> list[ControllerRouterHandler]:
 def create_app() -> Litestar:
     return Litestar(
         route_handlers=route_handlers(),
-        plugins=[StratusPlugin(service=SERVICE, readiness=READINESS)],
+        plugins=[StratusPlugin(service=SERVICE, readiness=READINESS, resources=RESOURCES)],
     )

@@ -18,6 +18,7 @@ from stratus.auth.secret import signing_key
 from stratus.auth.sessions_store import SessionsStore
 from stratus.auth.tokens import TokenCodec
 from stratus.ephemeral.tallies import TallyStore
+from stratus.lifecycle import Resource
 from stratus.limits import SlidingWindow
 from stratus.settings import AuthSettings, auth_settings
 from stratus.web.client_ip import request_client_ip
@@ -64,3 +65,17 @@ def provide_keys() -> KeysService:
 def provide_client_ip(request: Request[Any, Any, Any]) -> str:
     """The forwarded address only from a trusted proxy; API Gateway's own in Lambda."""
     return request_client_ip(request.scope)
+
+
+async def prepare_services() -> None:
+    """The account and admin services at init: argon2's hasher and its dummy, the token codec."""
+    provide_accounts()
+    provide_admin()
+
+
+async def renew_services() -> None:
+    """After a SnapStart restore: a dummy hash of this environment's own (random salt)."""
+    provide_accounts().passwords.renew_dummy()
+
+
+SERVICES = Resource("auth-services", prepare_services, renew_services)

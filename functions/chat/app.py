@@ -2,7 +2,8 @@
 
 The OpenAI-compatible streaming gateway to the model host, with chat history and stop.
 
-``create_app()`` is cheap and does no I/O; pools and clients are built on first use.
+``create_app()`` does no I/O. The app's start-up builds its pool and clients without connecting
+(``stratus.lifecycle``); they connect on first use.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from litestar.types import ControllerRouterHandler
 from functions.chat.chats.routes import chat_route_handlers
 from functions.chat.completions.routes import CompletionsController
 from functions.chat.embeddings.routes import EmbeddingsController
+from functions.chat.generation.user_state import STATE_CLIENTS
 from functions.chat.models.routes import ModelsController
 from functions.chat.ollama.routes import OllamaController
 from functions.chat.tasks.routes import TasksController
@@ -21,6 +23,8 @@ from stratus.web.plugin import StratusPlugin
 
 SERVICE = "chat"
 READINESS = (probes.POSTGRES, probes.DYNAMODB, probes.MODEL_HOST)
+# Beyond those: the registry's own DynamoDB clients.
+RESOURCES = (STATE_CLIENTS,)
 
 
 def route_handlers() -> list[ControllerRouterHandler]:
@@ -38,5 +42,5 @@ def route_handlers() -> list[ControllerRouterHandler]:
 def create_app() -> Litestar:
     return Litestar(
         route_handlers=route_handlers(),
-        plugins=[StratusPlugin(service=SERVICE, readiness=READINESS)],
+        plugins=[StratusPlugin(service=SERVICE, readiness=READINESS, resources=RESOURCES)],
     )

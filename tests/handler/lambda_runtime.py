@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -33,7 +34,11 @@ def fresh_handler_module(function: str) -> ModuleType:
 
     cold_start.reset_cold_start_flag()
     logger.is_cold_start = True
-    return importlib.reload(importlib.import_module(f"functions.{function}.handler"))
+    name = f"functions.{function}.handler"
+    # Importing is the init; a module imported before runs its init again by a reload.
+    if name in sys.modules:
+        return importlib.reload(sys.modules[name])
+    return importlib.import_module(name)
 
 
 def context_for(function: str) -> LocalLambdaContext:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import httpx
 
 from local.lambda_bridge import create_lambda_mode_app
-from tests.handler.lambda_runtime import fresh_handler_module
 from tests.support.auth import apply_env
 from tests.support.live_server import live_server
 
@@ -13,7 +12,6 @@ from tests.support.live_server import live_server
 def test_a_failing_function_gets_api_gateways_json_500(auth_env):
     # GIVEN a signing secret the auth function refuses at its cold start
     apply_env({"WEBUI_SECRET_KEY": "t0p-s3cr3t", "STRATUS_DEV_MODE": "false"})
-    fresh_handler_module("auth")
     bridge = create_lambda_mode_app()
     try:
         with live_server(bridge) as server:

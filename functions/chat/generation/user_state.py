@@ -24,7 +24,9 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from stratus.ephemeral.clients import build_client, drop_client
 from stratus.ephemeral.table import ephemeral_model
+from stratus.lifecycle import Resource
 from stratus.settings import AwsSettings, aws_settings
 
 SORT_KEY = "chat-state"
@@ -42,11 +44,11 @@ def state_client(settings: AwsSettings | None = None, *, retries: int = 2) -> An
     """The table's botocore client. Stop polls use ``retries=0``: botocore backs off for
     seconds between retries of a throttled call, while the watcher simply polls again one
     interval later."""
-    return _client_for(settings or aws_settings(), retries)
+    return build_client(_model_for(settings or aws_settings(), retries))
 
 
 @functools.cache
-def _client_for(resolved: AwsSettings, retries: int) -> Any:
+def _model_for(resolved: AwsSettings, retries: int) -> Any:
     from stratus.ephemeral.meta import table_meta
 
     base = ephemeral_model(resolved)
@@ -54,8 +56,24 @@ def _client_for(resolved: AwsSettings, retries: int) -> Any:
     # A model per retry policy: pynamodb keeps one connection (one botocore client) per class.
     class ChatState(base):  # type: ignore[valid-type, misc]
         Meta = table_meta(resolved, retries=retries)
+        # Its own connection: inherited, the base model's (its retry policy) would be reused.
+        _connection = None
 
-    return ChatState._get_connection().connection.client
+    return ChatState
+
+
+async def prepare_state_clients() -> None:
+    """Both clients, built at init (``stratus.ephemeral.clients``): no connection yet."""
+    for retries in (2, 0):
+        state_client(retries=retries)
+
+
+async def reset_state_clients() -> None:
+    for retries in (2, 0):
+        drop_client(_model_for(aws_settings(), retries))
+
+
+STATE_CLIENTS = Resource("chat-state", prepare_state_clients, reset_state_clients)
 
 
 def table_name(settings: AwsSettings | None = None) -> str:

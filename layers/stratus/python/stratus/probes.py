@@ -1,7 +1,12 @@
-"""Readiness probes for each dependency a function may declare."""
+"""The dependencies a function may declare: each one's readiness probe and its resource.
+
+Each resource imports its driver when it is prepared (at the function's init), not when this
+module is imported: a function that doesn't declare the model host never loads aiohttp.
+"""
 
 from __future__ import annotations
 
+from stratus.lifecycle import Resource
 from stratus.settings import web_settings
 from stratus.web.health import ReadinessCheck
 
@@ -35,7 +40,68 @@ async def _model_host() -> None:
     await (await get_model_host()).version()
 
 
-POSTGRES = ReadinessCheck("postgres", _postgres)
-DYNAMODB = ReadinessCheck("dynamodb", _dynamodb)
-OBJECT_STORAGE = ReadinessCheck("object_storage", _storage)
-MODEL_HOST = ReadinessCheck("model_host", _model_host, required=False)
+async def _prepare_postgres() -> None:
+    from stratus.db import prepare_pool
+
+    await prepare_pool()
+
+
+async def _reset_postgres() -> None:
+    from stratus.db import close_pool
+
+    await close_pool()
+
+
+async def _prepare_dynamodb() -> None:
+    from stratus.ephemeral.table import prepare_table
+
+    await prepare_table()
+
+
+async def _reset_dynamodb() -> None:
+    from stratus.ephemeral.table import reset_table
+
+    await reset_table()
+
+
+async def _prepare_storage() -> None:
+    from stratus.storage import prepare_object_store
+
+    await prepare_object_store()
+
+
+async def _reset_storage() -> None:
+    from stratus.storage import reset_object_store
+
+    await reset_object_store()
+
+
+async def _prepare_model_host() -> None:
+    from stratus.modelhost import prepare_model_host
+
+    await prepare_model_host()
+
+
+async def _reset_model_host() -> None:
+    from stratus.modelhost import close_model_host
+
+    await close_model_host()
+
+
+POSTGRES = ReadinessCheck(
+    "postgres", _postgres, resource=Resource("postgres", _prepare_postgres, _reset_postgres)
+)
+DYNAMODB = ReadinessCheck(
+    "dynamodb", _dynamodb, resource=Resource("dynamodb", _prepare_dynamodb, _reset_dynamodb)
+)
+OBJECT_STORAGE = ReadinessCheck(
+    "object_storage",
+    _storage,
+    resource=Resource("object_storage", _prepare_storage, _reset_storage),
+)
+MODEL_HOST = ReadinessCheck(
+    "model_host",
+    _model_host,
+    required=False,
+    resource=Resource("model_host", _prepare_model_host, _reset_model_host),
+)

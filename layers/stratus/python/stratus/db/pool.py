@@ -1,4 +1,4 @@
-"""The process's Postgres pool.
+"""The process's Postgres pool: built at init (no connection), opened by its first use.
 
 RDS Proxy multiplexes connections only while a session is not pinned, so nothing here sets session
 state, takes advisory locks or uses named prepared statements (``prepare_threshold=None``; psycopg
@@ -24,27 +24,35 @@ async def _build_pool() -> AsyncConnectionPool:
     from psycopg_pool import AsyncConnectionPool
 
     settings = database_settings()
-    pool = AsyncConnectionPool(
+    return AsyncConnectionPool(
         settings.url,
         min_size=1,
         max_size=settings.pool_size,
         timeout=settings.pool_timeout,
         kwargs={"prepare_threshold": None},
         check=AsyncConnectionPool.check_connection if settings.check_on_checkout else None,
+        # Opened by the first request that needs it: init makes no connection, so a SnapStart
+        # snapshot holds no socket.
         open=False,
         name="stratus",
     )
-    # Don't wait for the first connection here: a down database should surface as a 503 from
-    # the request that needs it, not as a failure to build the pool.
-    await pool.open(wait=False)
-    return pool
 
 
 _pool: PerLoop[AsyncConnectionPool] = PerLoop(_build_pool)
 
 
+async def prepare_pool() -> None:
+    """Build the pool for the running loop without connecting (Lambda's init)."""
+    await _pool.get()
+
+
 async def get_pool() -> AsyncConnectionPool:
-    return await _pool.get()
+    pool = await _pool.get()
+    if pool.closed:
+        # Don't wait for the first connection here: a down database should surface as a 503
+        # from the request that needs it. Opening twice is harmless (psycopg_pool's own lock).
+        await pool.open(wait=False)
+    return pool
 
 
 @asynccontextmanager
@@ -66,6 +74,7 @@ async def connection(*, wait_seconds: float | None = None) -> AsyncIterator[Asyn
 
 
 async def close_pool() -> None:
+    """Close the running loop's pool and forget it: the next use builds a new one."""
     pool = _pool.current()
     if pool is not None:
         _pool.forget()

@@ -1,4 +1,4 @@
-"""The pynamodb model for the ephemeral table, built on first use from settings.
+"""The pynamodb model for the ephemeral table, built from settings at init (``prepare_table``).
 
 The class is made at run time because pynamodb reads its table name and endpoint from ``Meta``,
 and settings must not be read at import.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from stratus.ephemeral.clients import build_client, reset_clients
 from stratus.ephemeral.meta import table_meta
 from stratus.settings import AwsSettings, aws_settings
 
@@ -43,3 +44,12 @@ def create_table(settings: AwsSettings | None = None) -> None:
     model = ephemeral_model(settings)
     if not model.exists():
         model.create_table(wait=True)
+
+
+async def prepare_table() -> None:
+    """Build the table's model and its botocore client (Lambda's init); no connection yet."""
+    build_client(ephemeral_model())
+
+
+async def reset_table() -> None:
+    reset_clients()

@@ -87,7 +87,14 @@ async def get_model_host() -> ModelHost:
     return await _host.get()
 
 
+async def prepare_model_host() -> None:
+    """Build the HTTP session and the catalog for the running loop (Lambda's init); aiohttp
+    connects on the first request."""
+    await _host.get()
+
+
 async def close_model_host() -> None:
+    """Close the running loop's session, and forget the catalog and its cached model list."""
     if _host.current() is not None:
         _host.forget()
     await close_upstream_http()

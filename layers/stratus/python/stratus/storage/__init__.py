@@ -5,6 +5,15 @@ from stratus.storage.objects import (
     ObjectStore,
     S3ObjectStore,
     get_object_store,
+    prepare_object_store,
+    reset_object_store,
 )
 
-__all__ = ["LocalDirObjectStore", "ObjectStore", "S3ObjectStore", "get_object_store"]
+__all__ = [
+    "LocalDirObjectStore",
+    "ObjectStore",
+    "S3ObjectStore",
+    "get_object_store",
+    "prepare_object_store",
+    "reset_object_store",
+]

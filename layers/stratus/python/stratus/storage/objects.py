@@ -152,6 +152,9 @@ class S3ObjectStore:
         except NotFoundError:
             raise ServiceUnavailableError("The upload bucket does not exist") from None
 
+    def close(self) -> None:
+        self._client.close()
+
     async def _call(self, operation: str, **kwargs: Any) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -184,10 +187,25 @@ def build_object_store(settings: StorageSettings) -> ObjectStore:
     return LocalDirObjectStore(settings.upload_dir)
 
 
+# One store per distinct settings value, for the life of the process (until a reset).
+_stores: dict[StorageSettings, ObjectStore] = {}
+
+
 def get_object_store() -> ObjectStore:
-    return _store_for(storage_settings())
+    settings = storage_settings()
+    store = _stores.get(settings)
+    if store is None:
+        store = _stores[settings] = build_object_store(settings)
+    return store
 
 
-@functools.cache
-def _store_for(settings: StorageSettings) -> ObjectStore:
-    return build_object_store(settings)
+async def prepare_object_store() -> None:
+    """Build the store (and its S3 client, if any) at init; S3 connects on the first call."""
+    get_object_store()
+
+
+async def reset_object_store() -> None:
+    for store in _stores.values():
+        if isinstance(store, S3ObjectStore):
+            store.close()
+    _stores.clear()

@@ -20,6 +20,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import ResponseSpec
 
 from stratus import __version__
+from stratus.lifecycle import Resource
 from stratus.observability import get_logger
 from stratus.settings import web_settings
 from stratus.web.access import Access, access
@@ -27,9 +28,13 @@ from stratus.web.access import Access, access
 
 @dataclass(frozen=True, slots=True)
 class ReadinessCheck:
+    """A dependency a function declares: its probe, and the client or pool it uses, which the
+    function builds at init and rebuilds after a SnapStart restore (``stratus.lifecycle``)."""
+
     name: str
     probe: Callable[[], Awaitable[None]]
     required: bool = True
+    resource: Resource | None = None
 
 
 async def _run(check: ReadinessCheck, budget_seconds: float) -> dict[str, Any]:

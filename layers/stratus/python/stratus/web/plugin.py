@@ -6,6 +6,7 @@ behave the same in Lambda and on a laptop.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 from litestar.config.app import AppConfig
@@ -13,7 +14,9 @@ from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.plugins import InitPluginProtocol
 
+from stratus import lifecycle
 from stratus.auth.guard import access_guard, provide_principal
+from stratus.lifecycle import Resource
 from stratus.settings import web_settings
 from stratus.web.body import body_guard
 from stratus.web.docs import docs_config
@@ -23,20 +26,41 @@ from stratus.web.request_context import request_context_middleware, stamp_respon
 
 
 async def close_resources() -> None:
-    # Imported here so that building an app never imports the HTTP or database drivers.
-    from stratus.db import close_pool
-    from stratus.modelhost import close_model_host
-    from stratus.retrieval.openai_http import close_openai_http
+    """Close this loop's pool and HTTP clients, whoever built them. A module that was never
+    imported built nothing, and checking keeps auth from loading aiohttp to find that out."""
+    if "stratus.modelhost.host" in sys.modules:
+        from stratus.modelhost import close_model_host
 
-    await close_model_host()
-    await close_openai_http()
-    await close_pool()
+        await close_model_host()
+    if "stratus.retrieval.openai_http" in sys.modules:
+        from stratus.retrieval.openai_http import close_openai_http
+
+        await close_openai_http()
+    if "stratus.db.pool" in sys.modules:
+        from stratus.db import close_pool
+
+        await close_pool()
 
 
 class StratusPlugin(InitPluginProtocol):
-    def __init__(self, *, service: str, readiness: Sequence[ReadinessCheck]) -> None:
+    """``resources``: clients the function uses beyond those its readiness checks declare."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        readiness: Sequence[ReadinessCheck],
+        resources: Sequence[Resource] = (),
+    ) -> None:
         self.service = service
         self.readiness = tuple(readiness)
+        declared = [check.resource for check in self.readiness if check.resource is not None]
+        self.resources = lifecycle.distinct([*declared, *resources])
+
+    async def prepare_resources(self) -> None:
+        """Build every resource for the running loop, without I/O: at start-up under uvicorn
+        (the Web Adapter's init), at import for Mangum (``stratus.lambda_http``)."""
+        await lifecycle.prepare(self.resources)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         settings = web_settings()
@@ -58,5 +82,6 @@ class StratusPlugin(InitPluginProtocol):
         app_config.openapi_config = docs_config(self.service)
         app_config.logging_config = None
         app_config.debug = False
+        app_config.on_startup.append(self.prepare_resources)
         app_config.on_shutdown.append(close_resources)
         return app_config
