@@ -1,4 +1,8 @@
-"""Architecture rules as tests: who may import whom, and what importing a handler may cost."""
+"""Architecture rules as tests: who may import whom, and that a function's init touches no network.
+
+Which modules each function loads at init and per request is guarded in
+``tests/handler/test_import_guard.py``, with real services.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +21,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT / "layers" / "stratus" / "python" / "stratus"
 FUNCTIONS = ROOT / "functions"
-
-# Built lazily on first use, never at import or create_app().
-HEAVY = ("boto3", "pynamodb", "psycopg", "psycopg_pool", "yoyo", "httpx")
 
 
 def _module_name(path: Path, package_root: Path) -> list[str]:
@@ -135,57 +136,81 @@ def test_rules_catch_violations(tmp_path):
     ]
 
 
-IMPORT_PROBE = textwrap.dedent(
+INIT_PROBE = textwrap.dedent(
     """
-    import json, socket, sys
+    import asyncio, json, socket, sys
 
     attempts = []
 
     def refuse(self, address, *args, **kwargs):
         attempts.append(repr(address))
-        raise OSError("network access while importing or building an app")
+        raise OSError("network access during a function's init")
 
     socket.socket.connect = refuse
     socket.socket.connect_ex = refuse
 
+    # Lambda's init for each function: the Mangum handlers' imports, and chat's start-up under
+    # uvicorn (its app factory, then the app's start-up hooks on a loop).
     import functions.auth.handler
     import functions.rag.handler
-    import functions.chat.app
-    from functions.auth.app import create_app as auth_app
-    from functions.rag.app import create_app as rag_app
+    from functions.chat.entry import create_entry_app
 
-    apps = [auth_app(), rag_app(), functions.chat.app.create_app()]
-    loaded = sorted(name for name in HEAVY if name in sys.modules)
-    botocore = sorted(m for m in sys.modules if m == "botocore" or m.startswith("botocore."))
+    chat = create_entry_app().app
+
+    async def start_up():
+        for hook in chat.on_startup:
+            await hook()
+        from stratus.db.pool import _pool
+        from stratus.modelhost.http import _http
+
+        pool = _pool.built_for(asyncio.get_running_loop())
+        session = _http.built_for(asyncio.get_running_loop()).session
+        return {"pool_built": pool is not None, "pool_open": not pool.closed,
+                "session_open": not session.closed}
+
+    built = asyncio.run(start_up())
+    from stratus.ephemeral import clients
+    built["dynamodb_clients"] = len(clients._built)
 
     # Prove the harness works: a real connect attempt is caught.
     try:
         socket.create_connection(("127.0.0.1", 9), timeout=1)
     except OSError:
         pass
-    print(json.dumps(
-        {"loaded": loaded, "botocore": botocore, "attempts": attempts, "apps": len(apps)}
-    ))
+    print(json.dumps({"attempts": attempts, "built": built}))
     """
 )
 
 
-def _clean_env() -> dict[str, str]:
+def _init_env() -> dict[str, str]:
+    """A deployed function's settings, every endpoint a closed port: init must not notice."""
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("AWS_", "DATABASE_", "OLLAMA_", "OPENAI_", "S3_", "STORAGE_"))
     }
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(SHARED.parent)])
+    env.update(
+        {
+            "DATABASE_URL": "postgresql://stratus@127.0.0.1:9/stratus",
+            "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9",
+            "AWS_ACCESS_KEY_ID": "init-probe",
+            "AWS_SECRET_ACCESS_KEY": "init-probe",
+            "AWS_REGION": "us-east-1",
+            "OLLAMA_BASE_URL": "http://127.0.0.1:9",
+            "WEBUI_SECRET_KEY": "init-probe-signing-key-5c1e9a7b3d2f4e6a8b0c",
+            "STRATUS_DATA_DIR": str(ROOT / "build" / "init-probe"),
+        }
+    )
     return env
 
 
-def _run_probe(extra: str = "") -> dict[str, Any]:
-    script = f"HEAVY = {HEAVY!r}\n{extra}\n{IMPORT_PROBE}"
+@pytest.fixture(scope="module")
+def init_report() -> dict[str, Any]:
     result = subprocess.run(
-        [sys.executable, "-c", script],
+        [sys.executable, "-c", INIT_PROBE],
         cwd=ROOT,
-        env=_clean_env(),
+        env=_init_env(),
         capture_output=True,
         text=True,
         timeout=60,
@@ -196,30 +221,16 @@ def _run_probe(extra: str = "") -> dict[str, Any]:
     return report
 
 
-@pytest.fixture(scope="module")
-def import_report() -> dict[str, Any]:
-    return _run_probe()
+def test_init_builds_the_pool_and_clients(init_report):
+    # Not vacuous: init really built what the functions use...
+    assert init_report["built"]["pool_built"]
+    assert init_report["built"]["dynamodb_clients"] >= 3  # the table's, and chat's two
+    assert init_report["built"]["session_open"]
+    # ...and connected nothing: the pool opens on first use (libpq connects outside Python's
+    # socket module, so its state is the evidence).
+    assert not init_report["built"]["pool_open"]
 
 
-def test_handlers_import_and_build_without_heavy_clients(import_report):
-    assert import_report["apps"] == 3
-    assert import_report["loaded"] == []
-
-
-def test_only_the_botocore_package_root_is_imported(import_report):
-    # aws_lambda_powertools/__init__ runs ``import botocore`` (shared/user_agent.py) to decide
-    # whether to tag SDK calls; that loads only botocore/__init__ (well under 1 ms). Sessions,
-    # clients and service models must stay unloaded until first use.
-    assert import_report["botocore"] in ([], ["botocore"])
-
-
-def test_handlers_import_and_build_without_network(import_report):
+def test_init_makes_no_network_connection(init_report):
     # Only the harness's own deliberate probe (port 9) may appear.
-    assert import_report["attempts"] == [repr(("127.0.0.1", 9))]
-
-
-def test_probe_detects_an_eager_import():
-    # The same probe flags a module that is imported eagerly, so a pass above means something.
-    report = _run_probe(extra="import httpx\nimport botocore.session")
-    assert "httpx" in report["loaded"]
-    assert "botocore.session" in report["botocore"]
+    assert init_report["attempts"] == [repr(("127.0.0.1", 9))]
