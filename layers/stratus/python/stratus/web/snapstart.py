@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from litestar import Litestar
 from litestar.enums import ScopeType
@@ -52,13 +53,17 @@ def _is_hook_call(scope: Scope) -> bool:
 
 
 class SnapStartHooks:
-    """ASGI wrapper: the two hook paths for the adapter, everything else to ``app``."""
+    """ASGI wrapper: the two hook paths for the adapter, everything else to ``app``. It also
+    marks the end of init once the app's start-up (which builds its resources) is complete."""
 
     def __init__(self, app: ASGIApp, resources: Sequence[Resource]) -> None:
         self.app = app
         self.resources = tuple(resources)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in (ScopeType.HTTP, ScopeType.WEBSOCKET):  # lifespan
+            await self.app(scope, receive, _ending_init(send))
+            return
         if not _is_hook_call(scope):
             await self.app(scope, receive, send)
             return
@@ -77,6 +82,15 @@ class SnapStartHooks:
         end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": b"", "more_body": False}
         await send(start)
         await send(end)
+
+
+def _ending_init(send: Send) -> Send:
+    async def relay(message: Any) -> None:
+        if message["type"] == "lifespan.startup.complete":
+            lifecycle.end_of_init()
+        await send(message)
+
+    return relay
 
 
 def web_adapter_app(create_app: Callable[[], Litestar]) -> SnapStartHooks:
