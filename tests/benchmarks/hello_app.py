@@ -1,9 +1,6 @@
-"""The floor for cold-start ratios: a bare Litestar app behind Mangum, serving one route."""
-
-from typing import Any, cast
+"""The floor's app: bare Litestar serving one route (under uvicorn, the Web Adapter's floor)."""
 
 from litestar import Litestar, get
-from mangum import Mangum
 
 
 @get("/healthz", sync_to_thread=False)
@@ -12,4 +9,3 @@ def healthz() -> dict[str, str]:
 
 
 app = Litestar(route_handlers=[healthz])
-handler: Any = Mangum(cast(Any, app), lifespan="off")

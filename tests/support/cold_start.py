@@ -85,12 +85,21 @@ def run_handler(
     env: Mapping[str, str],
     *,
     warm: int = 0,
+    restore: bool = False,
 ) -> HandlerRun:
     with tempfile.TemporaryDirectory(prefix="stratus-child-") as scratch:
         spec = Path(scratch) / "spec.json"
         output = Path(scratch) / "report.json"
         spec.write_text(
-            json.dumps({"module": module, "event": event, "warm": warm, "output": str(output)})
+            json.dumps(
+                {
+                    "module": module,
+                    "event": event,
+                    "warm": warm,
+                    "restore": restore,
+                    "output": str(output),
+                }
+            )
         )
         started = time.perf_counter()
         result = subprocess.run(

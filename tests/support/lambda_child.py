@@ -7,16 +7,23 @@ result. Timed with ``perf_counter`` (wall) and ``process_time`` (CPU, all thread
 
 - init: importing the handler module, which is Lambda's init for these functions;
 - first: the event, right after init;
-- warm: the same event again, ``warm`` times.
+- warm: the same event again, ``warm`` times;
+- with ``restore``, the SnapStart hooks as the Python runtime runs them (before-snapshot hooks
+  in reverse order, after-restore hooks in order, the latter timed), then the event once more.
 
 Also reported: the modules loaded at init and those the first event added, the resident memory
-after the first event and the peak (``ru_maxrss``) by then.
+after the first event and the peak by then.
+
+The Lambda runtime ships ``snapshot_restore_py``; where it is not installed (the layer-only
+virtualenv), the child provides the same registry under that name before the init, as the
+runtime does.
 """
 
 import json
-import resource
 import sys
 import time
+import types
+from typing import Any
 
 started, started_cpu = time.perf_counter(), time.process_time()
 
@@ -36,10 +43,12 @@ class Context:
         return 30_000
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as statm:
-        pages = int(statm.read().split()[1])
-    return pages * resource.getpagesize() / 2**20
+def _memory_mb() -> tuple[float, float]:
+    """Resident now, and its peak (VmHWM: ``ru_maxrss`` would carry the parent's over exec)."""
+    with open("/proc/self/status") as status:
+        fields = dict(line.split(":", 1) for line in status)
+    rss, peak = (float(fields[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM"))
+    return rss, peak
 
 
 def _invoke(handler, event):
@@ -48,9 +57,36 @@ def _invoke(handler, event):
     return result, (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000
 
 
+def _runtime_hooks():
+    try:
+        import snapshot_restore_py
+    except ImportError:
+        snapshot_restore_py = types.ModuleType("snapshot_restore_py")
+        before: list[Any] = []
+        after: list[Any] = []
+        snapshot_restore_py.__dict__.update(
+            register_before_snapshot=lambda f, *a, **k: before.append((f, a, k)),
+            register_after_restore=lambda f, *a, **k: after.append((f, a, k)),
+            get_before_snapshot=lambda: before,
+            get_after_restore=lambda: after,
+        )
+        sys.modules["snapshot_restore_py"] = snapshot_restore_py
+    return snapshot_restore_py
+
+
+def _snapshot_and_restore(hooks) -> float:
+    for func, args, kwargs in reversed(hooks.get_before_snapshot()):
+        func(*args, **kwargs)
+    started = time.perf_counter()
+    for func, args, kwargs in hooks.get_after_restore():
+        func(*args, **kwargs)
+    return (time.perf_counter() - started) * 1000
+
+
 def main() -> None:
     with open(sys.argv[1]) as handle:
         spec = json.load(handle)
+    hooks = _runtime_hooks()
     before = set(sys.modules)
     module = __import__(spec["module"], fromlist=["handler"])
     init_ms = (time.perf_counter() - started) * 1000
@@ -58,9 +94,14 @@ def main() -> None:
     at_init = set(sys.modules)
     result, first_ms, first_cpu_ms = _invoke(module.handler, spec["event"])
     after_first = set(sys.modules)
-    rss_mb = _rss_mb()
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_mb, peak_mb = _memory_mb()
     warm = [_invoke(module.handler, spec["event"]) for _ in range(spec.get("warm", 0))]
+    restore: dict[str, Any] = {}
+    if spec.get("restore"):
+        restore["hooks"] = len(hooks.get_after_restore())
+        restore["restore_ms"] = _snapshot_and_restore(hooks)
+        result, restore["after_restore_ms"], _ = _invoke(module.handler, spec["event"])
+        restore["after_restore_status"] = result["statusCode"]
     report = {
         "init_ms": init_ms,
         "init_cpu_ms": init_cpu_ms,
@@ -75,6 +116,7 @@ def main() -> None:
         "modules_first_event": sorted(after_first - at_init),
         "rss_mb": rss_mb,
         "peak_mb": peak_mb,
+        **restore,
     }
     with open(spec["output"], "w") as out:
         json.dump(report, out)
