@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import tomllib
 from pathlib import Path
@@ -95,3 +96,15 @@ def test_a_weak_secret_fails_the_rag_cold_start(env, runtime_loop, monkeypatch):
         fresh_handler_module("rag")
     assert "WEBUI_SECRET_KEY" in raised.value.message
     assert "short" not in raised.value.message.replace("shorter", "")
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_init_builds_everything_then_freezes_it(env, runtime_loop, function):
+    gc.unfreeze()
+    fresh_handler_module(function)
+    # The pool is built on the loop Mangum will use, not yet connected...
+    pool = _pool.built_for(runtime_loop)
+    assert pool is not None
+    assert pool.closed
+    # ...and what init made is out of the garbage collector's way: no request walks it.
+    assert gc.get_freeze_count() > 0

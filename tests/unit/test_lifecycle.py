@@ -134,3 +134,27 @@ async def test_anything_else_goes_to_the_app(request_):
     sent = await _call(hooks, path, **request_)
     assert sent[0]["status"] == 404
     assert record.calls == []
+
+
+async def test_the_end_of_the_apps_start_up_ends_init():
+    import gc
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "lifespan.startup"}
+
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    gc.unfreeze()
+    try:
+        await SnapStartHooks(app, [])({"type": "lifespan"}, receive, send)  # type: ignore[arg-type]
+        assert sent == [{"type": "lifespan.startup.complete"}]
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
