@@ -21,8 +21,9 @@ from local.emulator import (
     expected_thinking,
     expected_tool_call,
 )
-from tests.support.auth import Account, apply_env, create_key
-from tests.support.chat import ChatStack
+from local.emulator.testing import EmulatorHandle
+from tests.support.auth import Account, create_key
+from tests.support.chat import ChatStack, serve_chat_stack
 
 pytestmark = pytest.mark.anyio
 
@@ -213,8 +214,16 @@ async def test_management_calls_are_not_exposed(chat_stack: ChatStack, tmp_path:
     assert chat_stack.emulator.stats.request_counts == {}
 
 
-async def test_the_allow_list_applies_on_every_route(chat_stack: ChatStack):
-    apply_env({"STRATUS_USER_MODELS": "emulator-chat;emulator-embed"})
+@pytest.fixture
+async def allow_listed_stack(auth_env, emulator: EmulatorHandle) -> AsyncIterator[ChatStack]:
+    """The stack started with an allow-list: the model host reads it at start-up."""
+    allow = {"STRATUS_USER_MODELS": "emulator-chat;emulator-embed"}
+    async with serve_chat_stack(emulator, allow) as stack:
+        yield stack
+
+
+async def test_the_allow_list_applies_on_every_route(allow_listed_stack: ChatStack):
+    chat_stack = allow_listed_stack
     stats = chat_stack.emulator.stats
     async with ollama_client(chat_stack, chat_stack.user.headers) as user:
         listed = {m.model for m in (await user.list()).models}

@@ -22,14 +22,22 @@ from tests.support.proxy import REPO
 from tests.support.services import MotoServer
 
 # Runs the stack with the dev-only top-level modules blocked (argv[1], comma-separated).
+# ``importlib.util.find_spec`` answers None for them, as it does for a package that is not
+# installed (yarl probes for pydantic_core that way when aiohttp is imported).
 _RUNNER = """
-import importlib.abc, runpy, sys
+import importlib.abc, importlib.util, runpy, sys
 blocked = set(sys.argv[1].split(","))
 class NotInTheImage(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name.partition(".")[0] in blocked:
             raise ModuleNotFoundError(f"{name} is not installed in the container image")
 sys.meta_path.insert(0, NotInTheImage())
+installed_spec = importlib.util.find_spec
+def find_spec(name, package=None):
+    if name.partition(".")[0] in blocked:
+        return None
+    return installed_spec(name, package)
+importlib.util.find_spec = find_spec
 sys.argv = ["local", *sys.argv[2:]]
 runpy.run_module("local", run_name="__main__", alter_sys=True)
 """

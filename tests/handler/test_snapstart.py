@@ -62,13 +62,13 @@ def run_after_restore(registry: list[Any]) -> None:
         func(*args, **kwargs)
 
 
-def backends(database_url: str) -> set[int]:
-    """Postgres backends of the function under test (its application name)."""
+def backends(database_url: str, app_name: str) -> set[int]:
+    """Postgres backends of the function under test (its own application name)."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         rows = conn.execute(
             "SELECT pid FROM pg_stat_activity WHERE application_name = %s"
             " AND pid <> pg_backend_pid()",
-            (APP_NAME,),
+            (app_name,),
         ).fetchall()
     return {row[0] for row in rows}
 
@@ -96,7 +96,8 @@ def _signup_token(module: Any) -> str:
 def test_auth_handler_around_a_snapshot_and_restore(auth_env, runtime_loop, hooks):
     before, after = hooks
     # One connection, as in Lambda; its application name tells it apart.
-    apply_env({"PGAPPNAME": APP_NAME, "DATABASE_POOL_SIZE": "1"})
+    app_name = f"{APP_NAME}-auth"
+    apply_env({"PGAPPNAME": app_name, "DATABASE_POOL_SIZE": "1"})
     database_url = auth_env["DATABASE_URL"]
     # GIVEN an initialised auth function that has served a request
     module = fresh_handler_module("auth")
@@ -105,7 +106,7 @@ def test_auth_handler_around_a_snapshot_and_restore(auth_env, runtime_loop, hook
     assert module.handler(me, context_for("auth"))["statusCode"] == 200
     pool, table = _pool.built_for(runtime_loop), ephemeral_model()
     client = table._get_connection().connection.client
-    first_backends = backends(database_url)
+    first_backends = backends(database_url, app_name)
     assert pool is not None
     assert len(first_backends) == 1
     from functions.auth.deps import provide_accounts
@@ -115,7 +116,7 @@ def test_auth_handler_around_a_snapshot_and_restore(auth_env, runtime_loop, hook
     # WHEN it is snapshotted: nothing stays connected
     run_before_snapshot(before)
     assert pool.closed
-    assert eventually(lambda: not backends(database_url))
+    assert eventually(lambda: not backends(database_url, app_name))
     # ... and restored, the snapshot's random state with it
     random.seed(20261129)
     snapshot_sequence = random.Random(20261129).random()
@@ -133,7 +134,7 @@ def test_auth_handler_around_a_snapshot_and_restore(auth_env, runtime_loop, hook
     assert module.handler(me, context_for("auth"))["statusCode"] == 200
     signin = module.handler(load_event("auth_signin_http_v2"), context_for("auth"))
     assert signin["statusCode"] == 200, signin
-    second_backends = backends(database_url)
+    second_backends = backends(database_url, app_name)
     assert len(second_backends) == 1
     assert second_backends.isdisjoint(first_backends)
 
@@ -178,7 +179,8 @@ def _stream(server: Server, stack: ChatStack) -> None:
 async def test_chat_under_the_web_adapter_around_a_snapshot_and_restore(
     chat_stack: ChatStack, tmp_path: Path
 ):
-    env = {**function_env(dict(os.environ), Path(sys.executable)), "PGAPPNAME": APP_NAME}
+    app_name = f"{APP_NAME}-chat"
+    env = {**function_env(dict(os.environ), Path(sys.executable)), "PGAPPNAME": app_name}
     env["AWS_LAMBDA_FUNCTION_NAME"] = "stratus-chat"
     database_url = env["DATABASE_URL"]
     model_port = int(chat_stack.emulator.base_url.rsplit(":", 1)[1])
@@ -192,18 +194,18 @@ async def test_chat_under_the_web_adapter_around_a_snapshot_and_restore(
         peers = _peers(server)
         assert _to(peers, model_port)
         assert _to(peers, dynamodb_port)
-        first_backends = backends(database_url)
+        first_backends = backends(database_url, app_name)
         assert first_backends
 
         # WHEN a request through API Gateway names a hook path, it is not the hook
         gateway = {"x-amzn-request-context": json.dumps({"requestId": "r"})}
         assert server.request("POST", AFTER_RESTORE_PATH, b"", gateway).status == 404
-        assert backends(database_url) == first_backends
+        assert backends(database_url, app_name) == first_backends
 
         # WHEN the adapter calls the hooks around a snapshot
         assert server.request("POST", BEFORE_CHECKPOINT_PATH, b"").status == 204
         # THEN nothing stays connected
-        assert eventually(lambda: not backends(database_url))
+        assert eventually(lambda: not backends(database_url, app_name))
         assert eventually(lambda: not _to(_peers(server), model_port)), _peers(server)
         assert eventually(lambda: not _to(_peers(server), dynamodb_port))
         assert server.request("POST", AFTER_RESTORE_PATH, b"").status == 204
@@ -212,6 +214,6 @@ async def test_chat_under_the_web_adapter_around_a_snapshot_and_restore(
         _stream(server, chat_stack)
         assert _to(_peers(server), model_port).isdisjoint(_to(peers, model_port))
         assert _to(_peers(server), dynamodb_port)
-        second_backends = backends(database_url)
+        second_backends = backends(database_url, app_name)
         assert second_backends
         assert second_backends.isdisjoint(first_backends)

@@ -8,6 +8,7 @@ OpenAI-compatible API. The raw bytes the client receives are what is checked.
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from local.emulator.faults import UNKNOWN_FIELD, UNKNOWN_VALUE
 from local.emulator.testing import EmulatorHandle
 from tests.support.auth import apply_env
-from tests.support.chat import ChatStack, chat_body, content_of, sse_events
+from tests.support.chat import ChatStack, chat_body, content_of, serve_chat_stack, sse_events
 
 pytestmark = pytest.mark.anyio
 
@@ -165,8 +166,15 @@ OPTIONS_ENV = {
 }
 
 
-async def test_per_model_num_ctx_and_keep_alive_reach_the_upstream(chat_stack: ChatStack):
-    apply_env(OPTIONS_ENV)
+@pytest.fixture
+async def options_stack(auth_env, emulator: EmulatorHandle) -> AsyncIterator[ChatStack]:
+    """The stack started with per-model options: the model host reads them at start-up."""
+    async with serve_chat_stack(emulator, OPTIONS_ENV) as stack:
+        yield stack
+
+
+async def test_per_model_num_ctx_and_keep_alive_reach_the_upstream(options_stack: ChatStack):
+    chat_stack = options_stack
     stats = chat_stack.emulator.stats
     user, admin = chat_stack.user, chat_stack.admin
     ok = await chat_stack.complete(user, chat_body(TEXT, temperature=0.2))
@@ -187,8 +195,8 @@ async def test_per_model_num_ctx_and_keep_alive_reach_the_upstream(chat_stack: C
     assert stats.last_body("/api/embed")["keep_alive"] == 120
 
 
-async def test_a_client_cannot_set_keep_alive_on_v1(chat_stack: ChatStack):
-    apply_env(OPTIONS_ENV)
+async def test_a_client_cannot_set_keep_alive_on_v1(options_stack: ChatStack):
+    chat_stack = options_stack
     response = await chat_stack.complete(chat_stack.user, chat_body(TEXT, keep_alive=-1))
     assert response.status_code == 200
     assert chat_stack.emulator.stats.last_body("/api/chat")["keep_alive"] == "30m"
@@ -202,10 +210,12 @@ async def test_without_configuration_no_options_are_invented(chat_stack: ChatSta
     assert "keep_alive" not in sent
 
 
-async def test_the_ollama_passthrough_applies_the_configured_options_too(chat_stack: ChatStack):
+async def test_the_ollama_passthrough_applies_the_configured_options_too(
+    options_stack: ChatStack,
+):
     # A client of the shared GPU must not pin a model (keep_alive -1) or resize its context
     # against the operator's settings, whichever API it uses.
-    apply_env(OPTIONS_ENV)
+    chat_stack = options_stack
     stats = chat_stack.emulator.stats
     headers = chat_stack.user.headers
     messages = [{"role": "user", "content": TEXT}]

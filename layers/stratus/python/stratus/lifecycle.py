@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import anyio.to_thread
 
+from stratus.errors import ConfigError
 from stratus.observability import get_logger
 
 
@@ -53,7 +54,14 @@ async def prepare(resources: Sequence[Resource]) -> None:
     # imports on first use (with its stringprep tables).
     "localhost".encode("idna")
     for resource in resources:
-        await resource.prepare()
+        try:
+            await resource.prepare()
+        except ConfigError as exc:
+            # Liveness must not need configuration: the first use of the resource reports it.
+            get_logger().warning(
+                "resource not built at init",
+                extra={"resource": resource.name, "error": exc.message},
+            )
 
 
 def _nothing() -> None:
