@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+
 import boto3
+import psutil
 import pytest
 from moto import mock_aws
 
@@ -101,3 +104,23 @@ def test_a_weak_or_unreadable_secrets_manager_value_refuses_to_start():
         assert "t0p-s3cr3t" not in str(raised.value)
         with pytest.raises(ConfigError, match="could not be read"):
             signing_key(_settings(STRATUS_SECRET_KEY_ARN="stratus/does-not-exist"))
+
+
+def test_reading_the_secret_leaves_no_connection_open(moto):
+    # The entry points read the key at init: a SnapStart snapshot must not keep its socket.
+    moto_port = int(moto.endpoint.rsplit(":", 1)[1])
+    env = {**moto.env(), "AWS_ENDPOINT_URL": moto.endpoint}
+    with patched_environ(env, remove=("AWS_ENDPOINT_URL_SECRETS_MANAGER",)):
+        admin = boto3.client("secretsmanager")
+        arn = admin.create_secret(Name=f"stratus/{uuid.uuid4().hex}", SecretString=STRONG)["ARN"]
+        admin.close()
+        assert signing_key(_settings(STRATUS_SECRET_KEY_ARN=arn)) == STRONG
+    assert _connections_to(moto_port) == []
+
+
+def _connections_to(port: int) -> list[object]:
+    return [
+        c
+        for c in psutil.Process().net_connections(kind="tcp")
+        if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED
+    ]

@@ -77,18 +77,24 @@ def weakness(key: str | None) -> str | None:
 
 
 def _fetch(secret_id: str) -> str:
+    """Read at init (the entry points check the key before serving), over a client closed
+    right after: no connection stays open in the process, nor in a SnapStart snapshot."""
+    import boto3
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
     config = Config(region_name=aws_settings().region, connect_timeout=2, read_timeout=5)
+    client = boto3.client("secretsmanager", config=config)
     try:
-        value = SecretsProvider(boto_config=config).get(secret_id)
+        value = SecretsProvider(boto3_client=client).get(secret_id)
     except (GetParameterError, BotoCoreError, ClientError) as exc:
         raise ConfigError(
             f"STRATUS_SECRET_KEY_ARN: the secret could not be read ({type(exc).__name__})"
         ) from None
+    finally:
+        client.close()
     if isinstance(value, bytes):
         value = value.decode("utf-8")
     return value if isinstance(value, str) else ""
