@@ -1,6 +1,13 @@
-"""AWS Lambda entry point for the auth function: ``functions.auth.handler.handler``."""
+"""AWS Lambda entry point for the auth function: ``functions.auth.handler.handler``.
 
-from functions.auth.app import create_app
-from stratus.lambda_http import mangum_handler
+Importing this module is the function's init (``stratus.lambda_http``), run with the garbage
+collector off (``stratus.init_gc``).
+"""
 
-handler = mangum_handler(create_app)
+from stratus import init_gc
+
+with init_gc.phase():
+    from functions.auth.app import create_app
+    from stratus.lambda_http import mangum_handler
+
+    handler = mangum_handler(create_app)

@@ -6,6 +6,9 @@
   could not be processed for a reason another attempt may fix (the model host away), the file
   goes back to ``pending`` and the invocation fails, so Lambda's own retry of the asynchronous
   event tries again, at most ``STRATUS_RAG_INGEST_MAX_ATTEMPTS`` times in all.
+
+Importing this module is the HTTP function's init (``stratus.lambda_http``), run with the garbage
+collector off (``stratus.init_gc``).
 """
 
 from __future__ import annotations
@@ -13,10 +16,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from functions.rag.app import create_app
-from stratus.lambda_http import mangum_handler
+from stratus import init_gc
 
-handler = mangum_handler(create_app)
+with init_gc.phase():
+    from functions.rag.app import create_app
+    from stratus.lambda_http import mangum_handler
+
+    handler = mangum_handler(create_app)
 
 # One event loop per execution environment, reused while it is warm, as Mangum does: the pool
 # and HTTP clients built on it stay valid from one invocation to the next.

@@ -11,14 +11,16 @@ result. Timed with ``perf_counter`` (wall) and ``process_time`` (CPU, all thread
 - with ``restore``, the SnapStart hooks as the Python runtime runs them (before-snapshot hooks
   in reverse order, after-restore hooks in order, the latter timed), then the event once more.
 
-Also reported: the modules loaded at init and those the first event added, the resident memory
-after the first event and the peak by then.
+Also reported: the modules loaded at init and those the first event added, the garbage
+collections init ran and the objects it froze, the resident memory after the first event and
+the peak by then.
 
 The Lambda runtime ships ``snapshot_restore_py``; where it is not installed (the layer-only
 virtualenv), the child provides the same registry under that name before the init, as the
 runtime does.
 """
 
+import gc
 import json
 import sys
 import time
@@ -88,7 +90,9 @@ def main() -> None:
         spec = json.load(handle)
     hooks = _runtime_hooks()
     before = set(sys.modules)
+    collections = sum(stats["collections"] for stats in gc.get_stats())
     module = __import__(spec["module"], fromlist=["handler"])
+    init_collections = sum(stats["collections"] for stats in gc.get_stats()) - collections
     init_ms = (time.perf_counter() - started) * 1000
     init_cpu_ms = (time.process_time() - started_cpu) * 1000
     at_init = set(sys.modules)
@@ -112,6 +116,8 @@ def main() -> None:
         "warm_ms": [ms for _, ms, _ in warm],
         "warm_cpu_ms": [cpu for _, _, cpu in warm],
         "warm_status": [r["statusCode"] for r, _, _ in warm],
+        "init_collections": init_collections,
+        "frozen_at_init": gc.get_freeze_count(),
         "modules_init": sorted(at_init - before),
         "modules_first_event": sorted(after_first - at_init),
         "rss_mb": rss_mb,

@@ -158,3 +158,31 @@ async def test_the_end_of_the_apps_start_up_ends_init():
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_init_runs_with_the_collector_off_and_freezes_what_it_built():
+    import gc
+
+    from stratus import init_gc
+
+    gc.unfreeze()
+    try:
+        with init_gc.phase():
+            assert not gc.isenabled()
+            built = [object() for _ in range(10)]
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= len(built)
+    finally:
+        gc.unfreeze()
+
+
+def test_a_failed_init_leaves_the_collector_on_and_freezes_nothing():
+    import gc
+
+    from stratus import init_gc
+
+    gc.unfreeze()
+    with pytest.raises(RuntimeError), init_gc.phase():
+        raise RuntimeError("a weak signing secret")
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0

@@ -53,5 +53,4 @@ def mangum_handler(create_app: Callable[[], Litestar]) -> LambdaHandler:
     handler: LambdaHandler = logger.inject_lambda_context(
         metrics.log_metrics(handle, capture_cold_start_metric=True)
     )
-    lifecycle.end_of_init()
     return handler

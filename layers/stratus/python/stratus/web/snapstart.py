@@ -28,7 +28,7 @@ from litestar.types import (
     Send,
 )
 
-from stratus import lifecycle
+from stratus import init_gc, lifecycle
 from stratus.entry import entry_app
 from stratus.lifecycle import Resource
 from stratus.observability import get_logger
@@ -87,7 +87,7 @@ class SnapStartHooks:
 def _ending_init(send: Send) -> Send:
     async def relay(message: Any) -> None:
         if message["type"] == "lifespan.startup.complete":
-            lifecycle.end_of_init()
+            init_gc.end()
         await send(message)
 
     return relay
