@@ -387,6 +387,55 @@ def _verdict(met: bool) -> str:
     return "met" if met else "NOT met"
 
 
+# What each driver adds to an init: (already imported, timed), on top of Litestar and Mangum
+# (the floor's imports). The DynamoDB client is built as init builds it.
+DRIVERS = {
+    "psycopg + psycopg_pool (auth, chat, rag)": ("", "import psycopg, psycopg_pool"),
+    "botocore (auth, chat)": ("", "import botocore.session, botocore.client"),
+    "pynamodb (auth, chat)": ("import botocore.session, botocore.client", "import pynamodb.models"),
+    "the DynamoDB client, built (auth, chat)": (
+        "import asyncio, pynamodb.models; from stratus.ephemeral.table import prepare_table",
+        "asyncio.run(prepare_table())",
+    ),
+    "aiohttp (chat, rag)": ("", "import aiohttp"),
+    "aws_lambda_powertools (every function)": ("", "from aws_lambda_powertools import Logger"),
+    "argon2 + PyJWT (argon2: auth)": ("", "import argon2, jwt"),
+}
+_DRIVER_CHILD = """
+import gc, sys, time
+import litestar, mangum
+exec(sys.argv[1])
+gc.disable()
+wall, cpu = time.perf_counter(), time.process_time()
+exec(sys.argv[2])
+print((time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000)
+"""
+
+
+def driver_costs(python: Path, env: dict[str, str]) -> None:
+    """Each driver's import (and the DynamoDB client's build) in fresh processes, interleaved,
+    with the garbage collector off as in init."""
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in DRIVERS}
+    child_env = function_env(env, python)
+    for _ in range(RUNS):
+        for name, (setup, timed) in DRIVERS.items():
+            out = subprocess.run(
+                [str(python), "-c", _DRIVER_CHILD, setup, timed],
+                cwd=REPO,
+                env=child_env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
+            samples[name].append((float(out[-2]), float(out[-1])))
+    rows = [
+        [name, f"{median([w for w, _ in s]):.0f}", f"{median([c for _, c in s]):.0f}"]
+        for name, s in samples.items()
+    ]
+    print("\nWhat each driver adds to init, on top of Litestar and Mangum (layer-only virtualenv):")
+    print(table(["driver", "wall ms", "CPU ms"], rows))
+
+
 def main() -> None:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     pythons = {
@@ -410,3 +459,5 @@ def main() -> None:
                 for target in runs:
                     target.samples.append(target.take())
             report(venv, runs)
+            if venv.startswith("layer"):
+                driver_costs(python, env)
