@@ -7,7 +7,8 @@ CPU. So, for each function, as Lambda starts it:
 - its drivers are loaded at init;
 - the first realistic event loads no module at all;
 - nothing it doesn't need is loaded, ever: test tooling, the local stack and the emulator,
-  boto3 (S3, Secrets Manager) where nothing calls AWS through it, another function's drivers.
+  httpx, boto3 (S3, Secrets Manager) where nothing calls AWS through it, another function's
+  drivers. (rag may load boto3: in AWS its files are in S3; here its store is a local folder.)
 
 A rule's failure names the module and the rule. Not a timing test: the benchmark times.
 """
@@ -53,8 +54,6 @@ EVERYWHERE = {
     "httpcore": "httpx's transport",
     "litestar.testing": "Litestar's test client",
     "yoyo": "migrations, applied by the deploy, not by a function",
-    "boto3": "boto3 (S3 and Secrets Manager only; the DynamoDB clients are botocore's)",
-    "s3transfer": "S3 transfers",
     "aws_lambda_powertools.utilities.parameters": "Secrets Manager (only with an ARN set)",
     "openai": "a client SDK (tests use it against the gateway)",
     "ollama": "a client SDK (tests use it against the gateway)",
@@ -62,6 +61,8 @@ EVERYWHERE = {
 # Another function's drivers and servers.
 NOT_IN = {
     "auth": {
+        "boto3": "boto3 (S3, Secrets Manager): auth's DynamoDB clients are botocore's",
+        "s3transfer": "S3 transfers: auth reads no files",
         "aiohttp": "the model host's client: auth never calls it",
         "stratus.modelhost": "the model host: auth never calls it",
         "stratus.storage": "object storage: auth never reads files",
@@ -75,6 +76,8 @@ NOT_IN = {
         "uvloop": "chat's event loop",
     },
     "chat": {
+        "boto3": "boto3 (S3, Secrets Manager): chat's DynamoDB clients are botocore's",
+        "s3transfer": "S3 transfers: chat reads no files",
         "argon2": "password hashing: only auth signs in",
         "mangum": "the Mangum adapter: chat runs under the Web Adapter",
         "stratus.storage": "object storage: chat never reads files",
