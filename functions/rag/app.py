@@ -2,7 +2,8 @@
 
 Files in object storage, chunks in pgvector, retrieval (`/api/v1/files`, `/api/v1/knowledge`).
 
-``create_app()`` is cheap and does no I/O; pools and clients are built on first use.
+``create_app()`` does no I/O. The app's pool and clients are built at init without connecting
+(``stratus.lifecycle``); they connect on first use.
 """
 
 from __future__ import annotations

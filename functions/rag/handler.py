@@ -13,12 +13,13 @@ collector off (``stratus.init_gc``).
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from stratus import init_gc
 
 with init_gc.phase():
+    import asyncio
+
     from functions.rag.app import create_app
     from stratus.lambda_http import mangum_handler
 
