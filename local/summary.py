@@ -63,8 +63,8 @@ def summary_lines(facts: StackFacts) -> list[str]:
         f"  Retrieval    {url}/api/v1/retrieval/query/collection   (POST; hybrid search)",
         f"  API docs     {url}/docs",
         f"  Health       {url}/healthz   {url}/readyz",
-        "  Functions    auth: accounts; chat: completions, chats, stop, models, embeddings;"
-        " rag: files, knowledge, retrieval",
+        "  Functions    auth: accounts; chat: completions (grounded in files with their sources),"
+        " chats, stop, models, embeddings; rag: files, knowledge, retrieval",
         "  Ingestion    small files within the upload; larger ones in the background (in AWS: "
         "the S3 event)",
         f"  Data         {facts.data_dir}",

@@ -197,6 +197,9 @@ def test_an_error_mid_stream_keeps_the_partial_text_and_shows_the_error_under_it
 def test_an_expired_session_goes_back_to_sign_in(page: Page, web_stack: WebStack):
     user = web_stack.user()
     sign_in(page, web_stack, user)
+    # The page's first loads (models, chats) must be done: one still in flight when the session
+    # is revoked would get the 401 first and sign out before the message is sent.
+    page.wait_for_load_state("networkidle")
     admin = web_stack.admin()
     revoked = web_stack.http.post(f"/api/v1/users/{user.id}/sessions/revoke", headers=admin.headers)
     assert revoked.status_code == 200

@@ -57,8 +57,8 @@ async def test_every_url_in_the_summary_is_served(auth_env, lambda_mode):
 
 def test_the_summary_claims_no_feature_this_version_lacks():
     text = _summary(lambda_mode=False)
-    # Grounded chat (files on a completion) is not wired yet: the summary must not promise it.
-    assert "grounded" not in text.lower()
+    # Grounded chat is served (tests/integration/test_chat_grounded.py), and the summary says so.
+    assert "grounded in files" in text
     for path in ("/api/v1/files/", "/api/v1/knowledge/", "/api/v1/retrieval/"):
         assert path in text, path
     assert "/v1/chat/completions" in text
