@@ -499,7 +499,10 @@ def main() -> None:
                 "bare proxy", "tests.benchmarks.bare_proxy:app", {"BARE_UPSTREAM": emulator.url}
             )
         )
-        headers, chats = _accounts(gateway.url, ROUNDS * sum(LEVELS.values()) + 50 + STOPS)
+        # One chat per saved turn: each round's warm-up (one per concurrent client), its
+        # requests, then the stops.
+        turns = ROUNDS * sum(c + n for c, n in LEVELS.items()) + STOPS
+        headers, chats = _accounts(gateway.url, turns)
         if "overhead" in PARTS:
             _overhead(gateway, bare, emulator, headers, chats)
         other = stack.enter_context(
