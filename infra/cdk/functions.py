@@ -19,6 +19,7 @@ from infra.cdk.data import DATABASE_NAME, DATABASE_USER, Data, bucket_arn
 from infra.cdk.network import HTTPS_PORT, POSTGRES_PORT, Network, allow, allow_https_out
 from infra.cdk.network import security_group as new_security_group
 from infra.cdk.parameters import WEB_ADAPTER_ACCOUNT, WEB_ADAPTER_LAYER, Parameters
+from stratus.web.snapstart import AFTER_RESTORE_PATH, BEFORE_CHECKPOINT_PATH
 
 METRICS_NAMESPACE = "Stratus"
 ALIAS = "live"
@@ -145,6 +146,11 @@ def build_functions(
             "AWS_LWA_PORT": "8080",
             "AWS_LWA_READINESS_CHECK_PATH": "/healthz",
             "AWS_LWA_ASYNC_INIT": "true",
+            # SnapStart: the adapter POSTs here before the snapshot and after a restore (adapter
+            # releases with hooks; older ones ignore the variables), and the app closes, resets
+            # and re-seeds its resources (stratus.web.snapstart).
+            "AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH": BEFORE_CHECKPOINT_PATH,
+            "AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH": AFTER_RESTORE_PATH,
             # run.sh itself puts the function's code and the layers (/opt/python) on the path
             # of the uvicorn process it starts.
         },

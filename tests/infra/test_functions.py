@@ -9,6 +9,7 @@ from infra.cdk import profiles
 from infra.cdk.artifacts import load_artifacts
 from infra.cdk.parameters import WEB_ADAPTER_LAYER
 from infra.gpu_host.user_data import HostParameters
+from stratus.web.snapstart import AFTER_RESTORE_PATH, BEFORE_CHECKPOINT_PATH
 from tests.infra.helpers import (
     APP_FUNCTIONS,
     Template,
@@ -103,6 +104,9 @@ def test_chat_runs_under_the_web_adapter_in_response_stream_mode(template: Templ
     assert variables["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap"
     assert variables["AWS_LWA_INVOKE_MODE"] == "response_stream"
     assert variables["AWS_LWA_READINESS_CHECK_PATH"] == "/healthz"
+    # The paths the app answers the adapter's SnapStart hooks on.
+    assert variables["AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH"] == BEFORE_CHECKPOINT_PATH
+    assert variables["AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"] == AFTER_RESTORE_PATH
     assert function(template, "chat")["Handler"] == "functions/chat/run.sh"
     (adapter,) = [layer for layer in function(template, "chat")["Layers"] if "Fn::If" in layer]
     condition, default, given = adapter["Fn::If"]
