@@ -30,6 +30,7 @@ import aiohttp
 import httpx
 import psutil
 
+from tests.benchmarks.processes import wait_http
 from tests.benchmarks.stats import median, percentile, table
 
 ROUNDS = int(os.environ.get("BENCH_CHAT_ROUNDS", "3"))
@@ -60,21 +61,6 @@ class Server:
         return float(times.user + times.system)
 
 
-def _wait_http(url: str, process: subprocess.Popen[bytes], what: str) -> None:
-    """Until ``url`` answers at all (the bare proxy answers nothing but completions well)."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited during start-up")
-        try:
-            httpx.get(url, timeout=0.5)
-            return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"{what} did not start")
-
-
 @contextmanager
 def uvicorn_process(
     name: str, target: str, env: Mapping[str, str], *, factory: bool = False, ready: str = "/"
@@ -93,7 +79,7 @@ def uvicorn_process(
         process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=out, stderr=out)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(url + ready, process, name)
+        wait_http(url + ready, process, name)
         yield Server(name, url, process)
     finally:
         process.terminate()
@@ -113,7 +99,7 @@ def emulator_process() -> Iterator[Server]:
         process = subprocess.Popen(command, cwd=ROOT, stdout=devnull, stderr=devnull)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(url + "/api/version", process, "emulator")
+        wait_http(url + "/api/version", process, "emulator")
         yield Server("emulator", url, process)
     finally:
         process.terminate()
@@ -147,7 +133,7 @@ def backing_services() -> Iterator[dict[str, str]]:
         stack.callback(moto.wait, 10)
         stack.callback(moto.terminate)
         endpoint = f"http://127.0.0.1:{port}"
-        _wait_http(endpoint + "/moto-api/", moto, "moto")
+        wait_http(endpoint + "/moto-api/", moto, "moto")
         env = {
             "DATABASE_URL": database_url,
             "DATABASE_POOL_SIZE": "10",

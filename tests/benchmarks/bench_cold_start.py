@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.benchmarks.processes import wait_http
 from tests.benchmarks.stats import median, table
 from tests.support.cold_start import (
     RAG_ROUTES,
@@ -85,21 +86,6 @@ def layer_python() -> Path:
     return python
 
 
-def _wait_http(url: str, process: subprocess.Popen[bytes], what: str) -> None:
-    import httpx
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited during start-up")
-        try:
-            httpx.get(url, timeout=0.5)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{what} did not start")
-
-
 @contextmanager
 def _child(name: str, args: list[str], ready: str) -> Iterator[str]:
     from local.children import free_port
@@ -114,7 +100,7 @@ def _child(name: str, args: list[str], ready: str) -> Iterator[str]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(url + ready, process, name)
+        wait_http(url + ready, process, name)
         yield url
     finally:
         process.terminate()
