@@ -53,6 +53,10 @@ class Data:
     proxy_sg: ec2.SecurityGroup
     signing_key: secretsmanager.Secret
     ollama_token: secretsmanager.Secret
+    # True unless ExistingDatabaseUrlArn names another database's secret.
+    own_database: cdk.CfnCondition
+    # DATABASE_URL_SECRET_ARN: that parameter, or the stack's generated credentials.
+    database_url_secret_arn: str
 
 
 def build_data(scope: Construct, params: Parameters, network: Network) -> Data:
@@ -203,6 +207,18 @@ def build_data(scope: Construct, params: Parameters, network: Network) -> Data:
         max_connections_percent=90,
         debug_logging=False,
     )
+    own_database = cdk.CfnCondition(
+        scope,
+        "DatabaseOwn",
+        expression=cdk.Fn.condition_equals(params.database_url_secret_arn.value_as_string, ""),
+    )
+    database_url_secret_arn = cdk.Token.as_string(
+        cdk.Fn.condition_if(
+            own_database.logical_id,
+            database.secret.secret_arn,
+            params.database_url_secret_arn.value_as_string,
+        )
+    )
     return Data(
         key=key,
         table=table,
@@ -215,6 +231,8 @@ def build_data(scope: Construct, params: Parameters, network: Network) -> Data:
         proxy_sg=proxy_sg,
         signing_key=signing_key,
         ollama_token=ollama_token,
+        own_database=own_database,
+        database_url_secret_arn=database_url_secret_arn,
     )
 
 

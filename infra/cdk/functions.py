@@ -15,7 +15,7 @@ from constructs import Construct
 
 from infra.cdk import profiles
 from infra.cdk.artifacts import Artifacts
-from infra.cdk.data import DATABASE_NAME, DATABASE_USER, Data, bucket_arn
+from infra.cdk.data import DATABASE_NAME, Data, bucket_arn
 from infra.cdk.network import HTTPS_PORT, POSTGRES_PORT, Network, allow, allow_https_out
 from infra.cdk.network import security_group as new_security_group
 from infra.cdk.parameters import WEB_ADAPTER_ACCOUNT, WEB_ADAPTER_LAYER, Parameters
@@ -60,6 +60,8 @@ OBJECT_ACTIONS = {
     "rag-ingest": ("s3:GetObject",),
 }
 LIST_BUCKET = ("rag", "rag-ingest")
+# The functions that call the model host, so read its token (OLLAMA_API_KEY_SECRET_ARN).
+MODEL_HOST_CALLERS = ("chat", "rag", "rag-ingest")
 
 
 @dataclass(frozen=True)
@@ -105,28 +107,18 @@ def build_functions(
     ]
     web_adapter = _web_adapter_layer(scope, params)
 
-    password = data.database_secret.secret_value_from_json("password").unsafe_unwrap()
-    database_url = cdk.Fn.join(
-        "",
-        [
-            f"postgresql://{DATABASE_USER}:",
-            password,
-            "@",
-            data.proxy.endpoint,
-            f":5432/{DATABASE_NAME}?sslmode=require",
-        ],
-    )
+    # ARNs, not values: each function reads its secrets at init (stratus.runtime_secrets).
     common = {
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         "LOG_LEVEL": "INFO",
-        "DATABASE_URL": database_url,
+        **database_environment(data),
         "STRATUS_DYNAMODB_TABLE": data.table.table_name,
         "STRATUS_SECRET_KEY_ARN": data.signing_key.secret_arn,
     }
     storage = {"STORAGE_PROVIDER": "s3", "S3_BUCKET_NAME": data.bucket_name}
     model_host = {
         "OLLAMA_BASE_URL": model_host_url,
-        "OLLAMA_API_KEY": data.ollama_token.secret_value.unsafe_unwrap(),
+        "OLLAMA_API_KEY_SECRET_ARN": data.ollama_token.secret_arn,
     }
     cors = {"CORS_ALLOW_ORIGIN": params.cors_allow_origin.value_as_string}
     environments: dict[str, dict[str, str]] = {
@@ -176,6 +168,7 @@ def build_functions(
         name = profile.name
         role, log_group = _role_and_logs(scope, name)
         _grant_data(role, name, data)
+        _grant_secrets(role, data, secrets_of(name, data))
         function = lambda_.Function(
             scope,
             _id(name),
@@ -237,7 +230,7 @@ def build_migrations(
     from aws_cdk import custom_resources as cr
 
     role, log_group = _role_and_logs(scope, "migrate")
-    _grant_secret(role, data, data.database_secret.secret_arn)
+    _grant_secrets(role, data, [data.database_url_secret_arn])
     runtime = lambda_.Runtime.PYTHON_3_12
     code = (Path(__file__).with_name("migrate_handler.py")).read_text()
     function = lambda_.Function(
@@ -255,12 +248,7 @@ def build_migrations(
         vpc=network.vpc,
         vpc_subnets=network.functions_subnets,
         security_groups=[group],
-        environment={
-            "DATABASE_SECRET_ARN": data.database_secret.secret_arn,
-            "DATABASE_HOST": data.proxy.endpoint,
-            "DATABASE_PORT": str(POSTGRES_PORT),
-            "DATABASE_NAME": DATABASE_NAME,
-        },
+        environment=database_environment(data),
         environment_encryption=data.key,
         log_group=log_group,
         # Runs once per deploy, one at a time.
@@ -376,14 +364,40 @@ def _grant_data(role: iam.Role, name: str, data: Data) -> None:
                 sid="UploadsBucket", actions=["s3:ListBucket"], resources=[bucket_arn(data)]
             )
         )
-    _grant_secret(role, data, data.signing_key.secret_arn)
 
 
-def _grant_secret(role: iam.Role, data: Data, secret_arn: str) -> None:
+def secrets_of(name: str, data: Data) -> list[str]:
+    """The secrets a function reads at init: the signing key and the database URL; the model
+    host's token where it calls the model host."""
+    arns = [data.signing_key.secret_arn, data.database_url_secret_arn]
+    if name in MODEL_HOST_CALLERS:
+        arns.append(data.ollama_token.secret_arn)
+    return arns
+
+
+def database_environment(data: Data) -> dict[str, str]:
+    """Where the database URL comes from: the secret's ARN, and for the stack's own database
+    (RDS's JSON credentials, which name the instance) the proxy to connect through instead.
+    With ExistingDatabaseUrlArn set these are empty, which the settings read as unset."""
+    own = data.own_database.logical_id
+
+    def own_only(value: str) -> str:
+        return cdk.Token.as_string(cdk.Fn.condition_if(own, value, ""))
+
+    return {
+        "DATABASE_URL_SECRET_ARN": data.database_url_secret_arn,
+        "DATABASE_HOST": own_only(data.proxy.endpoint),
+        "DATABASE_PORT": own_only(str(POSTGRES_PORT)),
+        "DATABASE_NAME": own_only(DATABASE_NAME),
+    }
+
+
+def _grant_secrets(role: iam.Role, data: Data, secret_arns: list[str]) -> None:
     role.add_to_policy(
         iam.PolicyStatement(
+            sid="OwnSecrets",
             actions=["secretsmanager:GetSecretValue"],
-            resources=[secret_arn],
+            resources=secret_arns,
         )
     )
     role.add_to_policy(

@@ -58,6 +58,7 @@ class Parameters:
     database_instance_class: cdk.CfnParameter
     database_storage_gb: cdk.CfnParameter
     database_multi_az: cdk.CfnParameter
+    database_url_secret_arn: cdk.CfnParameter
     cors_allow_origin: cdk.CfnParameter
     alarm_email: cdk.CfnParameter
 
@@ -226,6 +227,17 @@ def declare(scope: Construct) -> Parameters:
             default="false",
             allowed_values=["false", "true"],
             description="true: a standby in a second zone (twice the database cost)",
+        ),
+        database_url_secret_arn=param(
+            "ExistingDatabaseUrlArn",
+            type="String",
+            default="",
+            allowed_pattern=r"^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+)?$",
+            description=(
+                "ARN of an existing secret holding DATABASE_URL (a postgresql:// URL) that the "
+                "functions and migrations use instead of the stack's database. Empty: the "
+                "stack's own database, through RDS Proxy"
+            ),
         ),
         cors_allow_origin=param(
             "CorsAllowOrigin",

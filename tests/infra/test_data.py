@@ -4,9 +4,10 @@ database (pgvector-capable PostgreSQL) behind RDS Proxy, and the generated secre
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from infra.cdk import profiles
-from infra.cdk.data import DATABASE_NAME, DATABASE_USER
+from infra.cdk.data import DATABASE_NAME
 from tests.infra.helpers import (
     Template,
     alias_ids,
@@ -133,11 +134,54 @@ def test_postgres_with_pgvector_0_8_behind_a_tls_proxy_in_isolated_subnets(
         if refs(a["Properties"]["SubnetId"]) & data_subnets
     }
     assert not [r for r in routes.values() if refs(r["Properties"]["RouteTableId"]) & data_tables]
-    # Every function connects through the proxy, with TLS, with the generated credentials.
-    for name in ("auth", "chat", "rag", "rag-ingest"):
-        url = joined(env(template, name)["DATABASE_URL"])
-        assert url.startswith(f"postgresql://{DATABASE_USER}:{{{{resolve:secretsmanager:")
-        assert f"${{{proxy_id}.Endpoint}}:5432/{DATABASE_NAME}?sslmode=require" in url
+    # Every function (and the migrations) reads the generated credentials at init and connects
+    # through the proxy, unless ExistingDatabaseUrlArn names another database's secret.
+    secret_id = _database_secret_id(template)
+    for name in ("auth", "chat", "rag", "rag-ingest", "migrate"):
+        variables = _environment(template, name)
+        assert "DATABASE_URL" not in variables
+        assert variables["DATABASE_URL_SECRET_ARN"] == {
+            "Fn::If": ["DatabaseOwn", {"Ref": secret_id}, {"Ref": "ExistingDatabaseUrlArn"}]
+        }
+        assert variables["DATABASE_HOST"] == {
+            "Fn::If": ["DatabaseOwn", {"Fn::GetAtt": [proxy_id, "Endpoint"]}, ""]
+        }
+        assert variables["DATABASE_PORT"] == {"Fn::If": ["DatabaseOwn", "5432", ""]}
+        assert variables["DATABASE_NAME"] == {"Fn::If": ["DatabaseOwn", DATABASE_NAME, ""]}
+    assert template["Conditions"]["DatabaseOwn"] == {
+        "Fn::Equals": [{"Ref": "ExistingDatabaseUrlArn"}, ""]
+    }
+    assert template["Parameters"]["ExistingDatabaseUrlArn"]["Default"] == ""
+
+
+def _database_secret_id(template: Template) -> str:
+    (attachment,) = resources(template, "AWS::SecretsManager::SecretTargetAttachment")
+    return attachment
+
+
+def _environment(template: Template, name: str) -> dict[str, Any]:
+    if name != "migrate":
+        return env(template, name)
+    (migrate,) = [
+        f["Properties"]
+        for f in resources(template, "AWS::Lambda::Function").values()
+        if f["Properties"].get("Handler") == "index.handler"
+        and "DATABASE_URL_SECRET_ARN" in f["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+    variables: dict[str, Any] = migrate["Environment"]["Variables"]
+    return variables
+
+
+def test_no_function_environment_holds_a_secret_value(template: Template) -> None:
+    # ARNs only: nothing is resolved from Secrets Manager into a function's configuration.
+    for logical_id, function_resource in resources(template, "AWS::Lambda::Function").items():
+        variables = function_resource["Properties"].get("Environment", {}).get("Variables", {})
+        rendered = json.dumps(variables)
+        assert "resolve:secretsmanager" not in rendered, logical_id
+        assert "DATABASE_URL" not in variables, logical_id
+        assert "OLLAMA_API_KEY" not in variables, logical_id
+        assert "WEBUI_SECRET_KEY" not in variables, logical_id
+    assert "resolve:secretsmanager" not in json.dumps(resources(template, "AWS::Lambda::Function"))
 
 
 def test_generated_secrets_fit_their_readers(template: Template) -> None:
@@ -160,6 +204,6 @@ def test_generated_secrets_fit_their_readers(template: Template) -> None:
         assert "KmsKeyId" in props
     token_id = next(k for k in secrets if k.startswith("OllamaApiKey"))
     for name in ("chat", "rag", "rag-ingest"):
-        assert refs(env(template, name)["OLLAMA_API_KEY"]) == {token_id}
-    assert "OLLAMA_API_KEY" not in env(template, "auth")
+        assert env(template, name)["OLLAMA_API_KEY_SECRET_ARN"] == {"Ref": token_id}
+    assert "OLLAMA_API_KEY_SECRET_ARN" not in env(template, "auth")
     assert function_ids(template)

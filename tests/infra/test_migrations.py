@@ -15,6 +15,8 @@ import pytest
 
 from infra.cdk import migrate_handler
 from stratus.migrations import VERSIONS_DIR
+from stratus.runtime_secrets import url_from_secret
+from stratus.settings import DatabaseSettings
 from tests.infra.helpers import Template, refs, resources
 from tests.support.services import MotoServer
 
@@ -83,7 +85,7 @@ def test_the_handler_applies_every_migration_once(
     for name, value in {
         **moto.env(),
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto.endpoint,
-        "DATABASE_SECRET_ARN": secret["ARN"],
+        "DATABASE_URL_SECRET_ARN": secret["ARN"],
         "DATABASE_HOST": empty_database["host"],
         "DATABASE_PORT": empty_database["port"],
         "DATABASE_NAME": empty_database["name"],
@@ -96,11 +98,16 @@ def test_the_handler_applies_every_migration_once(
         "Data": {"Applied": len(migrations)},
     }
     # pgvector is there, as the first migration asks.
-    database_url = migrate_handler.database_url(
-        {"username": empty_database["user"], "password": empty_database["password"]},
-        empty_database["host"],
-        empty_database["port"],
-        empty_database["name"],
+    database_url = url_from_secret(
+        json.dumps({"username": empty_database["user"], "password": empty_database["password"]}),
+        DatabaseSettings.from_env(
+            {
+                "DATABASE_URL_SECRET_ARN": secret["ARN"],
+                "DATABASE_HOST": empty_database["host"],
+                "DATABASE_PORT": empty_database["port"],
+                "DATABASE_NAME": empty_database["name"],
+            }
+        ),
     )
     with psycopg.connect(database_url) as conn:
         row = conn.execute(
@@ -116,10 +123,3 @@ def test_the_handler_applies_every_migration_once(
         {"RequestType": "Delete", "PhysicalResourceId": migrate_handler.PHYSICAL_ID}, None
     )
     assert deleted == {"PhysicalResourceId": migrate_handler.PHYSICAL_ID}
-
-
-def test_database_url_escapes_credentials() -> None:
-    url = migrate_handler.database_url(
-        {"username": "stratus", "password": "p@ss:w/rd?"}, "db.example", "5432", "stratus"
-    )
-    assert url == "postgresql://stratus:p%40ss%3Aw%2Frd%3F@db.example:5432/stratus?sslmode=require"

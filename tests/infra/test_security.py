@@ -137,6 +137,17 @@ def test_each_function_holds_only_its_own_actions_on_its_own_resources(
     secrets = resources(template, "AWS::SecretsManager::Secret")
     key = next(iter(resources(template, "AWS::KMS::Key")))
     signing_key = next(k for k in secrets if k.startswith("SigningKey"))
+    token = next(k for k in secrets if k.startswith("OllamaApiKey"))
+    (database_secret,) = resources(template, "AWS::SecretsManager::SecretTargetAttachment")
+    # The database URL's secret: the stack's credentials, or the ExistingDatabaseUrlArn parameter.
+    database_url = {
+        "Fn::If": ["DatabaseOwn", {"Ref": database_secret}, {"Ref": "ExistingDatabaseUrlArn"}]
+    }
+    own_secrets = {
+        name: [{"Ref": signing_key}, database_url]
+        + ([{"Ref": token}] if name in {"chat", "rag", "rag-ingest"} else [])
+        for name in EXPECTED_DATA_ACTIONS
+    }
     for name, expected in EXPECTED_DATA_ACTIONS.items():
         role = _role_of(template, name)
         statements = [s for _, r, s in _statements(template) if r == role]
@@ -163,7 +174,9 @@ def test_each_function_holds_only_its_own_actions_on_its_own_resources(
                     if "Object" in statement["Action"][0]:
                         assert joined(target).endswith("/files/*"), name
             elif service == "secretsmanager":
-                assert refs(targets) == {signing_key}, name
+                # Only GetSecretValue, only on its own secrets: auth never reads the token.
+                assert statement["Action"] == "secretsmanager:GetSecretValue", name
+                assert targets == own_secrets[name], name
             elif service == "kms":
                 assert refs(targets) == {key}
                 assert statement["Condition"]["StringEquals"]["kms:ViaService"]

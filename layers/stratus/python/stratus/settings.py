@@ -65,7 +65,15 @@ class WebSettings:
 
 @dataclass(frozen=True, slots=True)
 class DatabaseSettings:
-    url: str
+    """``DATABASE_URL``, or ``DATABASE_URL_SECRET_ARN`` (read at init by
+    ``stratus.runtime_secrets``); ``DATABASE_HOST``/``_PORT``/``_NAME`` complete or override a
+    secret that holds RDS's JSON credentials."""
+
+    url: str | None = field(repr=False)
+    url_secret_arn: str | None
+    host: str | None
+    port: str | None
+    name: str | None
     pool_size: int
     pool_timeout: float
     check_on_checkout: bool
@@ -74,15 +82,28 @@ class DatabaseSettings:
     def from_env(cls, environ: Mapping[str, str]) -> DatabaseSettings:
         env = EnvReader(environ)
         url = env.optional("DATABASE_URL")
-        if not url:
-            raise ConfigError("DATABASE_URL is not set (the local stack sets it for you)")
-        if not url.startswith(("postgresql://", "postgres://")):
+        url_secret_arn = env.optional("DATABASE_URL_SECRET_ARN")
+        if url and url_secret_arn:
+            raise ConfigError("Set DATABASE_URL or DATABASE_URL_SECRET_ARN, not both")
+        if not url and not url_secret_arn:
+            raise ConfigError(
+                "DATABASE_URL is not set (the local stack sets it for you; in AWS, "
+                "DATABASE_URL_SECRET_ARN names a secret that holds it)"
+            )
+        if url and not url.startswith(("postgresql://", "postgres://")):
             raise ConfigError("DATABASE_URL must be a postgresql:// URL")
+        port = env.optional("DATABASE_PORT")
+        if port is not None:
+            env.integer("DATABASE_PORT", 5432, minimum=1)
         lambda_env = in_lambda(environ)
         # One connection per execution environment in Lambda: RDS Proxy does the pooling.
         default_size = 1 if lambda_env else 5
         return cls(
             url=url,
+            url_secret_arn=url_secret_arn,
+            host=env.optional("DATABASE_HOST"),
+            port=port,
+            name=env.optional("DATABASE_NAME"),
             pool_size=env.integer("DATABASE_POOL_SIZE", default_size, minimum=1),
             pool_timeout=env.number("DATABASE_POOL_TIMEOUT", 5.0, minimum=0.1),
             # A thawed Lambda may hold a connection the proxy already closed.
@@ -136,7 +157,9 @@ class StorageSettings:
 @dataclass(frozen=True, slots=True)
 class ModelHostSettings:
     ollama_base_urls: tuple[str, ...]
-    ollama_api_key: str | None
+    ollama_api_key: str | None = field(repr=False)
+    # Read at init by stratus.runtime_secrets instead of OLLAMA_API_KEY.
+    ollama_api_key_secret_arn: str | None
     enable_ollama_api: bool
     openai_api_base_urls: tuple[str, ...]
     openai_api_keys: tuple[str, ...]
@@ -163,9 +186,14 @@ class ModelHostSettings:
         )
         if openai and len(keys) not in {0, 1, len(openai)}:
             raise ConfigError("OPENAI_API_KEYS must have one key per OPENAI_API_BASE_URLS entry")
+        api_key = env.optional("OLLAMA_API_KEY")
+        api_key_arn = env.optional("OLLAMA_API_KEY_SECRET_ARN")
+        if api_key and api_key_arn:
+            raise ConfigError("Set OLLAMA_API_KEY or OLLAMA_API_KEY_SECRET_ARN, not both")
         return cls(
             ollama_base_urls=tuple(_check_http_url("OLLAMA_BASE_URL", u) for u in ollama),
-            ollama_api_key=env.optional("OLLAMA_API_KEY"),
+            ollama_api_key=api_key,
+            ollama_api_key_secret_arn=api_key_arn,
             enable_ollama_api=env.flag("ENABLE_OLLAMA_API", True),
             openai_api_base_urls=tuple(_check_http_url("OPENAI_API_BASE_URL", u) for u in openai),
             openai_api_keys=keys,

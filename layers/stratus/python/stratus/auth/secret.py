@@ -11,7 +11,7 @@ import functools
 import secrets
 
 from stratus.errors import ConfigError
-from stratus.settings import AuthSettings, aws_settings
+from stratus.settings import AuthSettings
 
 MIN_LENGTH = 32
 # Defaults shipped in Open WebUI, its docs and common templates, compared case-insensitively.
@@ -79,25 +79,9 @@ def weakness(key: str | None) -> str | None:
 def _fetch(secret_id: str) -> str:
     """Read at init (the entry points check the key before serving), over a client closed
     right after: no connection stays open in the process, nor in a SnapStart snapshot."""
-    import boto3
-    from aws_lambda_powertools.utilities.parameters import SecretsProvider
-    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-    from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ClientError
+    from stratus.runtime_secrets import read_secret
 
-    config = Config(region_name=aws_settings().region, connect_timeout=2, read_timeout=5)
-    client = boto3.client("secretsmanager", config=config)
-    try:
-        value = SecretsProvider(boto3_client=client).get(secret_id)
-    except (GetParameterError, BotoCoreError, ClientError) as exc:
-        raise ConfigError(
-            f"STRATUS_SECRET_KEY_ARN: the secret could not be read ({type(exc).__name__})"
-        ) from None
-    finally:
-        client.close()
-    if isinstance(value, bytes):
-        value = value.decode("utf-8")
-    return value if isinstance(value, str) else ""
+    return read_secret("STRATUS_SECRET_KEY_ARN", secret_id)
 
 
 def reset_signing_key() -> None:

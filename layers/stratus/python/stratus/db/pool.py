@@ -23,9 +23,12 @@ if TYPE_CHECKING:
 async def _build_pool() -> AsyncConnectionPool:
     from psycopg_pool import AsyncConnectionPool
 
+    from stratus.runtime_secrets import database_url
+
     settings = database_settings()
     return AsyncConnectionPool(
-        settings.url,
+        # Read from Secrets Manager at init when DATABASE_URL_SECRET_ARN is set: cached here.
+        database_url(settings),
         min_size=1,
         max_size=settings.pool_size,
         timeout=settings.pool_timeout,

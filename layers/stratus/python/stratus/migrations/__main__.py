@@ -7,6 +7,7 @@ import sys
 
 from stratus.errors import ConfigError
 from stratus.migrations import apply_migrations, pending_migrations
+from stratus.runtime_secrets import database_url
 from stratus.settings import database_settings
 
 
@@ -15,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="only list pending migrations")
     args = parser.parse_args(argv)
     try:
-        url = database_settings().url
+        url = database_url(database_settings())
     except ConfigError as error:
         # An operator's mistake: one line that says what to set, not a traceback.
         print(f"Cannot migrate: {error.message}", file=sys.stderr)

@@ -33,11 +33,13 @@ class Upstream:
 
 
 def configured_upstreams(settings: ModelHostSettings) -> tuple[Upstream, ...]:
+    from stratus.runtime_secrets import ollama_api_key
+
     ollama: list[Upstream] = []
     if settings.enable_ollama_api:
+        key = ollama_api_key(settings)
         ollama = [
-            Upstream("ollama", url, settings.ollama_api_key, i)
-            for i, url in enumerate(settings.ollama_base_urls)
+            Upstream("ollama", url, key, i) for i, url in enumerate(settings.ollama_base_urls)
         ]
     openai: list[Upstream] = []
     if settings.enable_openai_api:
