@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 STACK_NAME = "Stratus"
@@ -31,10 +32,14 @@ def synth(dist: Path, outdir: Path) -> Path:
     from infra.cdk.artifacts import load_artifacts
     from infra.cdk.checkov import CheckovSkips
     from infra.cdk.stack import StratusStack
+    from infra.cdk.web_build import build_web
 
     artifacts = load_artifacts(dist)
     app = cdk.App(outdir=str(outdir), context=dict(CONTEXT), analytics_reporting=False)
-    stack = StratusStack(app, STACK_NAME, artifacts)
-    cdk.Aspects.of(stack).add(CheckovSkips())
-    assembly = app.synth()
+    # The web client's build, written where CDK copies it from into the cloud assembly.
+    with tempfile.TemporaryDirectory(prefix="stratus-web-") as scratch:
+        web = build_web(Path(scratch) / "web")
+        stack = StratusStack(app, STACK_NAME, artifacts, web)
+        cdk.Aspects.of(stack).add(CheckovSkips())
+        assembly = app.synth()
     return Path(assembly.get_stack_by_name(STACK_NAME).template_full_path)

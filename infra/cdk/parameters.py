@@ -61,6 +61,10 @@ class Parameters:
     database_url_secret_arn: cdk.CfnParameter
     cors_allow_origin: cdk.CfnParameter
     alarm_email: cdk.CfnParameter
+    web_domain_name: cdk.CfnParameter
+    web_certificate_arn: cdk.CfnParameter
+    web_api_read_timeout: cdk.CfnParameter
+    web_acl_arn: cdk.CfnParameter
 
 
 def declare(scope: Construct) -> Parameters:
@@ -250,5 +254,46 @@ def declare(scope: Construct) -> Parameters:
             type="String",
             default="",
             description="E-mail address subscribed to the alarms' topic (empty: none)",
+        ),
+        web_domain_name=param(
+            "WebDomainName",
+            type="String",
+            default="",
+            allowed_pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$|^$",
+            description=(
+                "Your domain for the web client and the API (with WebCertificateArn; you point "
+                "its DNS at the distribution). Empty: the distribution's cloudfront.net name"
+            ),
+        ),
+        web_certificate_arn=param(
+            "WebCertificateArn",
+            type="String",
+            default="",
+            allowed_pattern=r"^(arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/.+)?$",
+            description=(
+                "ACM certificate for WebDomainName, in us-east-1 (CloudFront's region). With it "
+                "viewers need TLS 1.2 or later; cloudfront.net's own certificate allows TLS 1.0"
+            ),
+        ),
+        web_acl_arn=param(
+            "WebAclArn",
+            type="String",
+            default="",
+            allowed_pattern=r"^(arn:aws[a-z-]*:wafv2:us-east-1:[0-9]{12}:global/webacl/.+)?$",
+            description=(
+                "ARN of an AWS WAF web ACL (scope CLOUDFRONT, in us-east-1) for the "
+                "distribution. Empty: none"
+            ),
+        ),
+        web_api_read_timeout=param(
+            "WebApiReadTimeout",
+            type="Number",
+            default=profiles.CDN_API_READ_TIMEOUT_SECONDS,
+            min_value=1,
+            max_value=profiles.CDN_API_READ_TIMEOUT_MAX_SECONDS,
+            description=(
+                "Seconds CloudFront waits for the API's first byte and between bytes. Above 60 "
+                "needs a CloudFront quota increase (Response timeout per origin) first"
+            ),
         ),
     )

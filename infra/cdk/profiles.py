@@ -13,6 +13,15 @@ from dataclasses import dataclass
 BUFFERED_INTEGRATION_SECONDS = 29
 STREAMED_INTEGRATION_SECONDS = 15 * 60
 
+# CloudFront in front of the API: how long it waits for the first byte of an answer and then
+# between bytes (its "response timeout"; 30 s by default, 60 s at most unless AWS raises the
+# account's quota, up to 180 s). Chat sends nothing until the model's first output (or a 503),
+# so a model that takes longer than this to start answering ends in CloudFront's 504; the API's
+# own URL has no such limit. No response completion timeout is set: a stream may last as long
+# as API Gateway allows (15 minutes).
+CDN_API_READ_TIMEOUT_SECONDS = 60
+CDN_API_READ_TIMEOUT_MAX_SECONDS = 180
+
 # The largest request body a function receives. API Gateway takes up to 10 MB, but a synchronous
 # Lambda invocation carries at most 6 MB of event, and API Gateway base64-encodes a body it
 # treats as binary (every body, here), so about 4.4 MB of raw body fits. Larger files go straight

@@ -52,3 +52,36 @@ def route_table() -> list[Route]:
         # not one of the prefixes, so function_for's answer is the one for that whole subtree.
         routes.append(Route(greedy, routing.function_for(_join(path, "x"))))
     return routes
+
+
+def api_paths() -> list[str]:
+    """Every path the API serves, as templates: the committed OpenAPI document (which a test
+    keeps equal to the composed app's routes), the docs the functions serve beside it, and the
+    Mangum functions' prefixes."""
+    import json
+
+    from stratus.openapi import document_path
+    from stratus.web.docs import DOCS_PATH
+
+    document = json.loads(document_path().read_text(encoding="utf-8"))
+    paths = set(document["paths"]) | {DOCS_PATH, f"{DOCS_PATH}/openapi.json"}
+    for prefixes in routing.MANGUM_FUNCTION_PREFIXES.values():
+        paths |= set(prefixes)
+    return sorted(paths)
+
+
+def api_path_patterns() -> list[str]:
+    """CloudFront path patterns that send every API path to the API and nothing else there:
+    for each first segment, ``/<segment>`` where the API serves that path itself and
+    ``/<segment>/*`` where it serves paths below it. The web client's own paths (``/`` and
+    ``/assets/...``) must not be among them."""
+    from local.webclient.assets import ASSETS_PREFIX
+
+    patterns: set[str] = set()
+    for path in api_paths():
+        segments = [s for s in path.split("/") if s]
+        if not segments or f"/{segments[0]}" == ASSETS_PREFIX:
+            raise ValueError(f"API path {path!r} would take the web client's own paths")
+        top = f"/{segments[0]}"
+        patterns.add(top if len(segments) == 1 else f"{top}/*")
+    return sorted(patterns)

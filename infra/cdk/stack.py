@@ -16,10 +16,14 @@ from infra.cdk.data import build_data
 from infra.cdk.functions import build_functions, build_migrations, function_security_groups
 from infra.cdk.gpu import build_gpu_host
 from infra.cdk.network import build_network
+from infra.cdk.web import build_web
+from infra.cdk.web_build import WebBuild
 
 
 class StratusStack(cdk.Stack):
-    def __init__(self, scope: Construct, stack_id: str, artifacts: Artifacts) -> None:
+    def __init__(
+        self, scope: Construct, stack_id: str, artifacts: Artifacts, web_build: WebBuild
+    ) -> None:
         super().__init__(
             scope,
             stack_id,
@@ -36,13 +40,12 @@ class StratusStack(cdk.Stack):
         self._narrow_endpoints(network.vpc, data)
         api = build_api(self, params, functions.aliases)
         build_alarms(self, params, api, functions.functions, gpu, data)
+        # The web client and the API on one origin (CloudFront), so the page needs no CORS.
+        web = build_web(self, params, api, web_build)
 
-        # EXTENSION POINT (web client, not built yet): when a web client exists, its static
-        # files go in a second, private bucket behind a CloudFront distribution whose default
-        # behaviour serves them and whose /api/*, /v1/*, /ollama/* behaviours forward to this
-        # API's stage without caching or buffering, so the page and the API share one origin.
-        # Nothing of that is created here; infra/README.md says the same.
-
+        cdk.CfnOutput(self, "WebUrl", value=web.url, description="The web client (and the API)")
+        cdk.CfnOutput(self, "WebBucket", value=web.bucket.bucket_name)
+        cdk.CfnOutput(self, "WebBuild", value=web_build.build_id, description="/assets/<build>/")
         cdk.CfnOutput(self, "ApiUrl", value=api.url, description="The API's base URL")
         cdk.CfnOutput(self, "UploadsBucket", value=data.bucket.bucket_name)
         cdk.CfnOutput(self, "ModelHostUrl", value=gpu.url, description="Inside the VPC only")

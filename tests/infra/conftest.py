@@ -25,6 +25,8 @@ CACHE = REPO / "build" / "cache" / "synth"
 INPUTS = (
     "infra/**/*.py",
     "local/routing.py",
+    "local/webclient/*.py",
+    "web/**/*",
     "gpu-host/**/*",
     "requirements/dev.lock",
 )
