@@ -62,8 +62,31 @@ def template_path(built: tuple[Path, str], tmp_path_factory: pytest.TempPathFact
     assert "WARNING" not in result.stdout + result.stderr, result.stdout + result.stderr
     assert "ERROR" not in result.stdout + result.stderr, result.stdout + result.stderr
     cached.parent.mkdir(parents=True, exist_ok=True)
+    # The web client's files as the cloud assembly holds them (what `cdk deploy` uploads).
+    template = json.loads((out / "Stratus.template.json").read_text())
+    for key in _web_asset_keys(template):
+        shutil.copytree(out / f"asset.{key}", cached.parent / WEB_ASSETS / key)
     shutil.copyfile(out / "Stratus.template.json", cached)
     return cached
+
+
+WEB_ASSETS = "web-assets"
+
+
+def _web_asset_keys(template: dict[str, Any]) -> set[str]:
+    keys = set()
+    for resource in template["Resources"].values():
+        if resource["Type"] == "Custom::CDKBucketDeployment":
+            for key in resource["Properties"]["SourceObjectKeys"]:
+                keys.add(key.removesuffix(".zip"))
+    return keys
+
+
+@pytest.fixture(scope="session")
+def web_assets(template_path: Path, template: dict[str, Any]) -> Path:
+    """The one directory every web upload deploys from, as staged in the cloud assembly."""
+    (key,) = _web_asset_keys(template)
+    return template_path.parent / WEB_ASSETS / key
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,24 @@ def resources(template: Template, kind: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
+# CDK's function that uploads the web client's files (with its AWS CLI layer).
+CDK_UPLOADER = "CustomCDKBucketDeployment"
+
+
+def own_layers(template: Template) -> dict[str, dict[str, Any]]:
+    """The deps and stratus layers (not CDK's AWS CLI layer for its uploader)."""
+    layers = resources(template, "AWS::Lambda::LayerVersion")
+    return {k: v for k, v in layers.items() if "AwsCliLayer" not in k}
+
+
+def uploads_bucket(template: Template) -> tuple[str, dict[str, Any]]:
+    """The users' files bucket (the web client's is the other one)."""
+    (found,) = [
+        (k, v) for k, v in resources(template, "AWS::S3::Bucket").items() if k.startswith("Uploads")
+    ]
+    return found
+
+
 def refs(value: Any) -> set[str]:
     """Every logical id a value refers to (Ref, Fn::GetAtt, ${...} in Fn::Sub)."""
     found: set[str] = set()

@@ -17,6 +17,7 @@ from tests.infra.helpers import (
     joined,
     refs,
     resources,
+    uploads_bucket,
 )
 
 
@@ -37,7 +38,7 @@ def test_one_on_demand_table_with_ttl_on_expires_at(template: Template) -> None:
 def test_uploads_bucket_is_private_encrypted_versioned_and_expires_old_versions(
     template: Template,
 ) -> None:
-    (bucket,) = resources(template, "AWS::S3::Bucket").values()
+    bucket_id, bucket = uploads_bucket(template)
     props = bucket["Properties"]
     assert props["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True,
@@ -52,7 +53,11 @@ def test_uploads_bucket_is_private_encrypted_versioned_and_expires_old_versions(
     assert rules["expire-old-versions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30
     assert rules["expire-old-versions"]["Status"] == "Enabled"
     assert bucket["DeletionPolicy"] == "Retain"
-    (policy,) = resources(template, "AWS::S3::BucketPolicy").values()
+    (policy,) = [
+        p
+        for p in resources(template, "AWS::S3::BucketPolicy").values()
+        if refs(p["Properties"]["Bucket"]) == {bucket_id}
+    ]
     denies = [
         s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"
     ]
@@ -62,7 +67,7 @@ def test_uploads_bucket_is_private_encrypted_versioned_and_expires_old_versions(
 def test_new_uploads_reach_the_ingest_handler_with_bounded_retries_and_a_dlq(
     template: Template,
 ) -> None:
-    (bucket_id, bucket), *_ = resources(template, "AWS::S3::Bucket").items()
+    bucket_id, bucket = uploads_bucket(template)
     ingest_alias = alias_ids(template)["rag-ingest"]
     (config,) = bucket["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
     assert config["Event"] == "s3:ObjectCreated:*"

@@ -15,7 +15,7 @@ import pytest
 
 from infra.cdk.checkov import SKIPS
 from infra.packaging.build import REPO
-from tests.infra.helpers import Template, resources
+from tests.infra.helpers import Template, resources, uploads_bucket
 
 CFN_LINT = [
     str(Path(sys.executable).with_name("cfn-lint")),
@@ -87,7 +87,7 @@ def test_checkov_passes_with_only_the_listed_justified_skips(template_path: Path
 
 
 def test_checkov_finds_a_public_unencrypted_bucket(template: Template, tmp_path: Path) -> None:
-    (bucket_id, bucket), *_ = resources(template, "AWS::S3::Bucket").items()
+    bucket_id, bucket = uploads_bucket(template)
     resource = copy.deepcopy(bucket)
     del resource["Properties"]["PublicAccessBlockConfiguration"]
     del resource["Properties"]["BucketEncryption"]

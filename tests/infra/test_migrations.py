@@ -17,7 +17,7 @@ from infra.cdk import migrate_handler
 from stratus.migrations import VERSIONS_DIR
 from stratus.runtime_secrets import url_from_secret
 from stratus.settings import DatabaseSettings
-from tests.infra.helpers import Template, refs, resources
+from tests.infra.helpers import Template, own_layers, refs, resources
 from tests.support.services import MotoServer
 
 
@@ -41,7 +41,7 @@ def test_migrations_run_as_a_custom_resource_on_each_new_stratus_layer(
         == Path(migrate_handler.__file__).read_text()
     ]
     assert migrate["Handler"] == "index.handler"
-    assert refs(migrate["Layers"]) == set(resources(template, "AWS::Lambda::LayerVersion"))
+    assert refs(migrate["Layers"]) == set(own_layers(template))
     assert migrate["ReservedConcurrentExecutions"] == 1
 
 

@@ -8,7 +8,7 @@ import copy
 import json
 from typing import Any
 
-from tests.infra.helpers import Template, joined, refs, resources
+from tests.infra.helpers import Template, joined, refs, resources, uploads_bucket
 
 # Statements allowed to name "*" as their resource, each with its reason.
 JUSTIFIED_STAR_RESOURCES = {
@@ -132,7 +132,7 @@ def test_each_function_holds_only_its_own_actions_on_its_own_resources(
     template: Template,
 ) -> None:
     table = next(iter(resources(template, "AWS::DynamoDB::Table")))
-    (bucket,) = resources(template, "AWS::S3::Bucket").values()
+    _, bucket = uploads_bucket(template)
     bucket_name = json.dumps(bucket["Properties"]["BucketName"])
     secrets = resources(template, "AWS::SecretsManager::Secret")
     key = next(iter(resources(template, "AWS::KMS::Key")))
@@ -247,9 +247,7 @@ def test_endpoints_for_dynamodb_s3_and_secrets_manager(template: Template) -> No
     (statement,) = by_service["dynamodb"]["Properties"]["PolicyDocument"]["Statement"]
     assert refs(statement["Resource"]) == {table}
     (statement,) = by_service["s3"]["Properties"]["PolicyDocument"]["Statement"]
-    assert all(
-        next(iter(resources(template, "AWS::S3::Bucket"))) in refs(r) for r in statement["Resource"]
-    )
+    assert all(uploads_bucket(template)[0] in refs(r) for r in statement["Resource"])
 
 
 def test_functions_reach_the_internet_only_when_the_parameter_says_so(template: Template) -> None:
