@@ -91,6 +91,8 @@ def test_the_handler_applies_every_migration_once(
         "DATABASE_NAME": empty_database["name"],
     }.items():
         monkeypatch.setenv(name, value)
+    # As in Lambda: the migrate function's environment names the secret, not a URL.
+    monkeypatch.delenv("DATABASE_URL", raising=False)
     migrations = sorted(p.stem for p in VERSIONS_DIR.glob("*.sql"))
     created = migrate_handler.handler({"RequestType": "Create"}, None)
     assert created == {

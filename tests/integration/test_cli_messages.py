@@ -42,7 +42,8 @@ def test_migrate_without_database_url():
     result = _run("stratus.migrations")
     assert result.returncode == 2
     assert _one_line(result) == (
-        "Cannot migrate: DATABASE_URL is not set (the local stack sets it for you)"
+        "Cannot migrate: DATABASE_URL is not set (the local stack sets it for you; in AWS, "
+        "DATABASE_URL_SECRET_ARN names a secret that holds it)"
     )
 
 
