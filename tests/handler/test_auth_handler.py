@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 
 from stratus.errors import ConfigError
+from stratus.runtime_secrets import reset_runtime_secrets
 from tests.handler.lambda_runtime import context_for, fresh_handler_module, load_event, runtime_loop
 from tests.support.auth import apply_env
 from tests.support.log_capture import remember
+from tests.support.services import patched_environ
 
 __all__ = ["runtime_loop"]
 
@@ -113,6 +118,75 @@ def test_limiter_keys_on_the_gateway_source_ip_not_forwarded_headers(
     status, _, headers = _invoke(module, event)
     assert status == 429
     assert int(headers["retry-after"]) >= 1
+    assert _invoke(module, _with(event, ip="192.0.2.77"))[0] == 200
+
+
+CLOUDFRONT_SERVER = "130.176.0.10"  # API Gateway's sourceIp for everything CloudFront sends
+
+
+def _through_cloudfront(event: dict[str, Any], verify: str, viewer: str) -> dict[str, Any]:
+    """The event API Gateway makes of a request CloudFront forwarded: CloudFront's server as
+    the source, the viewer address its function set and the origin header it added."""
+    copied = _with(event, ip=CLOUDFRONT_SERVER)
+    added = {"x-stratus-origin-verify": verify, "x-stratus-viewer-address": viewer}
+    copied["headers"].update(added)
+    if "multiValueHeaders" in copied:
+        copied["multiValueHeaders"].update({k: [v] for k, v in added.items()})
+    return copied
+
+
+@pytest.fixture
+def cdn_secret(auth_env, moto) -> Iterator[str]:
+    """STRATUS_CDN_ORIGIN_SECRET_ARN naming a secret in moto, as the stack configures auth; in
+    Lambda (AWS_LAMBDA_FUNCTION_NAME), where the handler reads it at init."""
+    value = "cdn" + uuid.uuid4().hex
+    with patched_environ({"AWS_ENDPOINT_URL_SECRETS_MANAGER": moto.endpoint}):
+        client = boto3.client("secretsmanager")
+        arn = client.create_secret(Name=f"stratus/cdn-{uuid.uuid4().hex}", SecretString=value)
+        client.close()
+    apply_env(
+        {
+            "STRATUS_CDN_ORIGIN_SECRET_ARN": arn["ARN"],
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto.endpoint,
+            "AWS_LAMBDA_FUNCTION_NAME": "stratus-auth",
+            "STRATUS_LOGIN_MAX_FAILURES": "2",
+        }
+    )
+    reset_runtime_secrets()
+    yield remember(value)
+    reset_runtime_secrets()
+
+
+@pytest.mark.parametrize("gateway", GATEWAYS)
+def test_through_cloudfront_each_viewer_address_has_its_own_limit(
+    auth_env, cdn_secret, runtime_loop, gateway
+):
+    _signup(gateway)
+    module = fresh_handler_module("auth")
+    event = load_event(f"auth_signin_{gateway}")
+    wrong = _with(event, body=json.dumps({"email": "lambda-user@example.test", "password": "x"}))
+    for _ in range(2):
+        failing = _through_cloudfront(wrong, cdn_secret, "192.0.2.1")
+        assert _invoke(module, failing)[0] == 401
+    # That viewer is stopped; another one, behind the same CloudFront server, is not.
+    assert _invoke(module, _through_cloudfront(event, cdn_secret, "192.0.2.1"))[0] == 429
+    assert _invoke(module, _through_cloudfront(event, cdn_secret, "192.0.2.2"))[0] == 200
+
+
+@pytest.mark.parametrize("gateway", GATEWAYS)
+def test_without_cloudfronts_secret_the_viewer_header_picks_no_address(
+    auth_env, cdn_secret, runtime_loop, gateway
+):
+    # A caller of the API's own URL sends the viewer header itself, with a guessed secret.
+    _signup(gateway)
+    module = fresh_handler_module("auth")
+    event = load_event(f"auth_signin_{gateway}")
+    wrong = _with(event, body=json.dumps({"email": "lambda-user@example.test", "password": "x"}))
+    for viewer in ("192.0.2.1", "192.0.2.2"):
+        failing = _through_cloudfront(wrong, cdn_secret + "x", viewer)
+        assert _invoke(module, failing)[0] == 401
+    # Both failures counted against the gateway's sourceIp, whatever the header said.
+    assert _invoke(module, _through_cloudfront(event, "guess", "192.0.2.3"))[0] == 429
     assert _invoke(module, _with(event, ip="192.0.2.77"))[0] == 200
 
 

@@ -1,4 +1,5 @@
-"""client_ip(): forwarded headers count only from trusted proxies; API Gateway's source IP wins."""
+"""client_ip(): forwarded headers count only from trusted proxies; API Gateway's source IP wins,
+except over the viewer address CloudFront vouches for with its origin secret."""
 
 from __future__ import annotations
 
@@ -6,12 +7,16 @@ import ipaddress
 import json
 from typing import Any
 
+import boto3
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from moto import mock_aws
 
+from stratus.runtime_secrets import reset_runtime_secrets
 from stratus.settings import reset_settings
 from stratus.web.client_ip import client_ip, request_client_ip
+from tests.support.services import patched_environ
 
 LOOPBACK = ("127.0.0.1",)
 
@@ -230,3 +235,121 @@ def test_request_client_ip_trusts_the_adapter_header_only_in_lambda(
     finally:
         monkeypatch.undo()
         reset_settings()
+
+
+# Through CloudFront: the viewer's address in a header, vouched for by CloudFront's secret.
+CDN_SECRET = "cdn-origin-secret-0123456789abcdef"
+CLOUDFRONT_SERVER = "130.176.0.10"  # what API Gateway sees as sourceIp through CloudFront
+VIEWER = "198.51.100.42"
+
+
+def _through_cdn(raw: Any, *, verify: str | None = CDN_SECRET, viewer: str | None = VIEWER) -> Any:
+    if verify is not None:
+        raw["headers"].append((b"x-stratus-origin-verify", verify.encode("latin-1")))
+    if viewer is not None:
+        raw["headers"].append((b"x-stratus-viewer-address", viewer.encode("latin-1")))
+    return raw
+
+
+def _mangum_scope(make_event: Any = _v1_event, **headers: Any) -> Any:
+    return _through_cdn(scope("127.0.0.1", event=make_event(CLOUDFRONT_SERVER)), **headers)
+
+
+def _adapter_scope(**headers: Any) -> Any:
+    raw = scope("127.0.0.1")
+    context = {"requestId": "r", "identity": {"sourceIp": CLOUDFRONT_SERVER}}
+    raw["headers"].append((b"x-amzn-request-context", json.dumps(context).encode()))
+    return _through_cdn(raw, **headers)
+
+
+@pytest.mark.parametrize("make_event", [_v1_event, _v2_event], ids=["rest-v1", "http-v2"])
+def test_through_cloudfront_a_vouched_viewer_address_wins_under_mangum(make_event):
+    raw = _mangum_scope(make_event)
+    assert client_ip(raw, (), trust_adapter_context=True, cdn_secret=CDN_SECRET) == VIEWER
+
+
+def test_through_cloudfront_a_vouched_viewer_address_wins_under_the_web_adapter():
+    raw = _adapter_scope()
+    assert client_ip(raw, (), trust_adapter_context=True, cdn_secret=CDN_SECRET) == VIEWER
+
+
+def test_the_viewer_address_is_canonical():
+    raw = _mangum_scope(viewer="2001:DB8:0:0::7")
+    assert client_ip(raw, (), trust_adapter_context=True, cdn_secret=CDN_SECRET) == "2001:db8::7"
+
+
+UNVOUCHED = [
+    pytest.param({"verify": "cdn-origin-secret-0123456789abcdeX"}, CDN_SECRET, id="wrong-secret"),
+    pytest.param({"verify": CDN_SECRET[:-1]}, CDN_SECRET, id="secret-prefix"),
+    pytest.param({"verify": ""}, CDN_SECRET, id="empty-verify"),
+    pytest.param({"verify": None}, CDN_SECRET, id="no-verify-header"),
+    pytest.param({"verify": "\xe9t\xe9"}, CDN_SECRET, id="non-ascii-verify"),
+    pytest.param({}, None, id="no-secret-configured"),
+    pytest.param({"viewer": "not-an-ip"}, CDN_SECRET, id="viewer-not-an-ip"),
+    pytest.param({"viewer": "198.51.100.42:443"}, CDN_SECRET, id="viewer-with-port"),
+    pytest.param({"viewer": "6.6.6.6, 198.51.100.42"}, CDN_SECRET, id="viewer-list"),
+    pytest.param({"viewer": None}, CDN_SECRET, id="no-viewer-header"),
+]
+
+
+@pytest.mark.parametrize(("headers", "secret"), UNVOUCHED)
+@pytest.mark.parametrize("path", ["mangum", "adapter"])
+def test_without_cloudfronts_word_the_gateway_source_ip_stands(headers, secret, path):
+    raw = _mangum_scope(**headers) if path == "mangum" else _adapter_scope(**headers)
+    assert client_ip(raw, ("*",), trust_adapter_context=True, cdn_secret=secret) == (
+        CLOUDFRONT_SERVER
+    )
+
+
+@pytest.mark.parametrize("path", ["mangum", "adapter"])
+def test_a_client_sent_viewer_address_alone_changes_nothing(path):
+    raw = _mangum_scope(verify=None) if path == "mangum" else _adapter_scope(verify=None)
+    assert client_ip(raw, (), trust_adapter_context=True) == CLOUDFRONT_SERVER
+    assert client_ip(raw, (), trust_adapter_context=True, cdn_secret=CDN_SECRET) == (
+        CLOUDFRONT_SERVER
+    )
+
+
+def test_a_second_copy_of_either_header_voids_cloudfronts_word():
+    # CloudFront sends each once; a repeated one was added on the way, so neither counts.
+    repeated_viewer = _through_cdn(_mangum_scope(), verify=None, viewer="6.6.6.6")
+    repeated_verify = _through_cdn(_mangum_scope(), viewer=None)
+    for raw in (repeated_viewer, repeated_verify):
+        assert client_ip(raw, (), cdn_secret=CDN_SECRET) == CLOUDFRONT_SERVER
+
+
+def test_outside_lambda_cloudfronts_headers_are_ignored():
+    # No gateway event and no trusted adapter context: the peer (or a trusted proxy) decides.
+    raw = _through_cdn(scope("203.0.113.7"))
+    assert client_ip(raw, (), cdn_secret=CDN_SECRET) == "203.0.113.7"
+
+
+@pytest.mark.parametrize(
+    ("function_name", "expected"),
+    [("stratus-auth", VIEWER), (None, "127.0.0.1")],
+    ids=["in-lambda", "local"],
+)
+def test_request_client_ip_takes_the_secret_from_secrets_manager_in_lambda(function_name, expected):
+    with (
+        patched_environ(
+            {"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing"},
+            remove=("AWS_ENDPOINT_URL", "FORWARDED_ALLOW_IPS", "AWS_LAMBDA_FUNCTION_NAME"),
+        ),
+        patched_environ({"AWS_SECRET_ACCESS_KEY": "testing"}),
+        mock_aws(),
+    ):
+        client = boto3.client("secretsmanager", region_name="us-east-1")
+        arn = client.create_secret(Name="stratus/cdn-origin", SecretString=CDN_SECRET)["ARN"]
+        env = {"STRATUS_CDN_ORIGIN_SECRET_ARN": arn}
+        if function_name:
+            env["AWS_LAMBDA_FUNCTION_NAME"] = function_name
+        with patched_environ(env):
+            reset_runtime_secrets()
+            try:
+                # Outside Lambda no gateway context is trusted, so the peer (loopback) stands.
+                assert request_client_ip(_adapter_scope()) == expected
+                assert request_client_ip(_adapter_scope(verify="wrong")) == (
+                    CLOUDFRONT_SERVER if function_name else "127.0.0.1"
+                )
+            finally:
+                reset_runtime_secrets()

@@ -16,12 +16,19 @@ from moto import mock_aws
 
 from stratus.errors import ConfigError
 from stratus.runtime_secrets import (
+    cdn_origin_secret,
     database_url,
     ollama_api_key,
     require_runtime_secrets,
     reset_runtime_secrets,
 )
-from stratus.settings import DatabaseSettings, ModelHostSettings, reset_settings
+from stratus.settings import (
+    DatabaseSettings,
+    ModelHostSettings,
+    WebSettings,
+    reset_settings,
+    web_settings,
+)
 from tests.support.services import patched_environ
 
 SECRET_WORD = "s3cr3t-Pa55"  # never in an error message
@@ -162,20 +169,52 @@ def test_the_model_host_token_comes_from_its_secret(secrets: Any) -> None:
     assert ollama_api_key(_model_host(OLLAMA_API_KEY="plain")) == "plain"
 
 
+def test_cloudfronts_origin_secret_comes_from_its_secret(secrets: Any) -> None:
+    value = "cdn" + uuid.uuid4().hex
+    arn = _secret(secrets, value + "\n")
+    settings = WebSettings.from_env({"STRATUS_CDN_ORIGIN_SECRET_ARN": arn})
+    assert settings.cdn_origin_secret_arn == arn
+    assert cdn_origin_secret(settings) == value
+    # An empty secret would let an empty header vouch for any address.
+    empty = _secret(secrets, " ")
+    with pytest.raises(ConfigError, match=r"^STRATUS_CDN_ORIGIN_SECRET_ARN: the secret is empty$"):
+        cdn_origin_secret(WebSettings.from_env({"STRATUS_CDN_ORIGIN_SECRET_ARN": empty}))
+    # Without an ARN there is no secret, and nothing is read.
+    assert cdn_origin_secret(WebSettings.from_env({})) is None
+
+
+def test_a_missing_cdn_secret_stops_start_up_naming_the_variable(secrets: Any) -> None:
+    missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:stratus/gone-AbCdEf"
+    with (
+        patched_environ({"STRATUS_CDN_ORIGIN_SECRET_ARN": missing}, remove=("DATABASE_URL",)),
+        pytest.raises(ConfigError) as caught,
+    ):
+        require_runtime_secrets()
+    assert caught.value.message == (
+        "STRATUS_CDN_ORIGIN_SECRET_ARN: the secret could not be read (ResourceNotFoundException)"
+    )
+
+
 def test_init_reads_each_secret_once(secrets: Any) -> None:
     url = "postgresql://app:pw@db.example/app"
     db_arn = _secret(secrets, url)
     token_arn = _secret(secrets, "token-" + uuid.uuid4().hex)
-    env = {"DATABASE_URL_SECRET_ARN": db_arn, "OLLAMA_API_KEY_SECRET_ARN": token_arn}
+    cdn_arn = _secret(secrets, "cdn-" + uuid.uuid4().hex)
+    env = {
+        "DATABASE_URL_SECRET_ARN": db_arn,
+        "OLLAMA_API_KEY_SECRET_ARN": token_arn,
+        "STRATUS_CDN_ORIGIN_SECRET_ARN": cdn_arn,
+    }
     with patched_environ(env, remove=("DATABASE_URL", "OLLAMA_API_KEY")):
         require_runtime_secrets()
         # Gone from Secrets Manager after init: the process keeps what it read at init.
-        secrets.delete_secret(SecretId=db_arn, ForceDeleteWithoutRecovery=True)
-        secrets.delete_secret(SecretId=token_arn, ForceDeleteWithoutRecovery=True)
+        for arn in (db_arn, token_arn, cdn_arn):
+            secrets.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
         from stratus.settings import database_settings, model_host_settings
 
         assert database_url(database_settings()) == url
         assert ollama_api_key(model_host_settings()) is not None
+        assert (cdn_origin_secret(web_settings()) or "").startswith("cdn-")
 
 
 def test_settings_take_a_url_or_an_arn_not_both() -> None:

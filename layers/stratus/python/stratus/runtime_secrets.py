@@ -1,7 +1,9 @@
-"""Secrets read from Secrets Manager at init: the database URL and the model host's token.
+"""Secrets read from Secrets Manager at init: the database URL, the model host's token and the
+secret CloudFront proves itself with.
 
-In AWS the functions get ARNs, not values: ``DATABASE_URL_SECRET_ARN`` and
-``OLLAMA_API_KEY_SECRET_ARN`` (the signing key's is ``STRATUS_SECRET_KEY_ARN``). The entry
+In AWS the functions get ARNs, not values: ``DATABASE_URL_SECRET_ARN``,
+``OLLAMA_API_KEY_SECRET_ARN`` and ``STRATUS_CDN_ORIGIN_SECRET_ARN`` (the signing key's is
+``STRATUS_SECRET_KEY_ARN``). The entry
 points read each configured secret once at init (``require_runtime_secrets``) over a client
 closed right after, as the signing key is read, so no connection outlives init; the values stay
 in memory, and a SnapStart snapshot holds them as it holds the signing key. Without an ARN the
@@ -22,14 +24,17 @@ from stratus.errors import ConfigError
 from stratus.settings import (
     DatabaseSettings,
     ModelHostSettings,
+    WebSettings,
     aws_settings,
     database_settings,
     model_host_settings,
+    web_settings,
 )
 
 # The settings that name the secrets, as errors name them.
 DATABASE_URL_SECRET_ARN = "DATABASE_URL_SECRET_ARN"  # noqa: S105 (a variable name)
 OLLAMA_API_KEY_SECRET_ARN = "OLLAMA_API_KEY_SECRET_ARN"  # noqa: S105 (a variable name)
+CDN_ORIGIN_SECRET_ARN = "STRATUS_CDN_ORIGIN_SECRET_ARN"  # noqa: S105 (a variable name)
 URL_SCHEMES = ("postgresql://", "postgres://")
 # The fields of the secret RDS generates for a database's master user (the stack's own).
 RDS_FIELDS = ("username", "password", "host", "port", "dbname")
@@ -158,6 +163,23 @@ def _ollama_api_key(settings: ModelHostSettings) -> str | None:
     return value
 
 
+def cdn_origin_secret(settings: WebSettings) -> str | None:
+    """The value CloudFront sends in ``x-stratus-origin-verify``, from the secret at
+    ``STRATUS_CDN_ORIGIN_SECRET_ARN`` (read once); None when that is not set."""
+    return _cdn_origin_secret(settings)
+
+
+@functools.cache
+def _cdn_origin_secret(settings: WebSettings) -> str | None:
+    if settings.cdn_origin_secret_arn is None:
+        return None
+    value = read_secret(CDN_ORIGIN_SECRET_ARN, settings.cdn_origin_secret_arn).strip()
+    if not value:
+        # An empty secret would let an empty header vouch for any address.
+        raise ConfigError(f"{CDN_ORIGIN_SECRET_ARN}: the secret is empty")
+    return value
+
+
 def require_runtime_secrets() -> None:
     """Read every secret an ARN names, at init: a missing or unreadable one stops the process
     now, not at the first request. Other configuration errors in those sections are left to
@@ -174,8 +196,15 @@ def require_runtime_secrets() -> None:
         model_host = None
     if model_host is not None and model_host.ollama_api_key_secret_arn is not None:
         ollama_api_key(model_host)
+    try:
+        web = web_settings()
+    except ConfigError:
+        web = None
+    if web is not None and web.cdn_origin_secret_arn is not None:
+        cdn_origin_secret(web)
 
 
 def reset_runtime_secrets() -> None:
     _database_url.cache_clear()
     _ollama_api_key.cache_clear()
+    _cdn_origin_secret.cache_clear()

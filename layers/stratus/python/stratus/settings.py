@@ -36,6 +36,9 @@ class WebSettings:
     cors_allow_origins: tuple[str, ...]
     forwarded_allow_ips: tuple[str, ...]
     trust_adapter_context: bool
+    # The secret CloudFront sends in x-stratus-origin-verify (stratus.web.client_ip); read at
+    # init by stratus.runtime_secrets.
+    cdn_origin_secret_arn: str | None
     log_level: str
     human_logs: bool
     expose_upstream_urls: bool
@@ -56,6 +59,7 @@ class WebSettings:
             # Only in Lambda is x-amzn-request-context written by the Web Adapter itself;
             # anywhere else a client could send it.
             trust_adapter_context=in_lambda(environ),
+            cdn_origin_secret_arn=env.optional("STRATUS_CDN_ORIGIN_SECRET_ARN"),
             log_level=env.text("LOG_LEVEL", env.text("POWERTOOLS_LOG_LEVEL", "INFO")).upper(),
             human_logs=env.flag("STRATUS_HUMAN_LOGS", False),
             expose_upstream_urls=env.flag("STRATUS_EXPOSE_UPSTREAM_URLS", False),
