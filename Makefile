@@ -11,7 +11,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 .DEFAULT_GOAL := help
 # Debian packages the tests run for real (tests/support/system_deps.py maps each to its program):
 # chromium is the browser the web client's tests drive (tests/browser).
-SYSTEM_PACKAGES := nginx shellcheck chromium
+SYSTEM_PACKAGES := nginx shellcheck chromium nodejs
 
 .PHONY: help venv system-deps up up-emulated up-lambda test lint typecheck pytest bench migrate \
   spec lock clean package synth checkov backup restore vendor

@@ -53,6 +53,7 @@ class Data:
     proxy_sg: ec2.SecurityGroup
     signing_key: secretsmanager.Secret
     ollama_token: secretsmanager.Secret
+    cdn_origin_secret: secretsmanager.Secret
     # True unless ExistingDatabaseUrlArn names another database's secret.
     own_database: cdk.CfnCondition
     # DATABASE_URL_SECRET_ARN: that parameter, or the stack's generated credentials.
@@ -134,6 +135,20 @@ def build_data(scope: Construct, params: Parameters, network: Network) -> Data:
         # gpu-host/fetch_token.py accepts 32-96 lowercase letters and digits ('-', '_').
         generate_secret_string=secretsmanager.SecretStringGenerator(
             password_length=64, exclude_punctuation=True, exclude_uppercase=True
+        ),
+    )
+
+    cdn_origin_secret = secretsmanager.Secret(
+        scope,
+        "CdnOriginSecret",
+        description=(
+            "x-stratus-origin-verify: CloudFront adds it to API requests; auth, chat and rag "
+            "then trust its x-stratus-viewer-address"
+        ),
+        encryption_key=key,
+        # An HTTP header value: letters and digits only.
+        generate_secret_string=secretsmanager.SecretStringGenerator(
+            password_length=64, exclude_punctuation=True
         ),
     )
 
@@ -231,6 +246,7 @@ def build_data(scope: Construct, params: Parameters, network: Network) -> Data:
         proxy_sg=proxy_sg,
         signing_key=signing_key,
         ollama_token=ollama_token,
+        cdn_origin_secret=cdn_origin_secret,
         own_database=own_database,
         database_url_secret_arn=database_url_secret_arn,
     )

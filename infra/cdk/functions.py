@@ -62,6 +62,9 @@ OBJECT_ACTIONS = {
 LIST_BUCKET = ("rag", "rag-ingest")
 # The functions that call the model host, so read its token (OLLAMA_API_KEY_SECRET_ARN).
 MODEL_HOST_CALLERS = ("chat", "rag", "rag-ingest")
+# The functions behind CloudFront's API behaviours, so read the secret that vouches for its
+# viewer address (STRATUS_CDN_ORIGIN_SECRET_ARN).
+CDN_ORIGINS = ("auth", "chat", "rag")
 
 
 @dataclass(frozen=True)
@@ -121,17 +124,20 @@ def build_functions(
         "OLLAMA_API_KEY_SECRET_ARN": data.ollama_token.secret_arn,
     }
     cors = {"CORS_ALLOW_ORIGIN": params.cors_allow_origin.value_as_string}
+    cdn = {"STRATUS_CDN_ORIGIN_SECRET_ARN": data.cdn_origin_secret.secret_arn}
     environments: dict[str, dict[str, str]] = {
         "auth": {
             **common,
             **storage,
             **cors,
+            **cdn,
             "STRATUS_ARGON2_PARALLELISM": str(profiles.AUTH_ARGON2_PARALLELISM),
         },
         "chat": {
             **common,
             **model_host,
             **cors,
+            **cdn,
             # The AWS Lambda Web Adapter runs functions/chat/run.sh and streams every response.
             "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
             "AWS_LWA_INVOKE_MODE": "response_stream",
@@ -146,7 +152,7 @@ def build_functions(
             # run.sh itself puts the function's code and the layers (/opt/python) on the path
             # of the uvicorn process it starts.
         },
-        "rag": {**common, **storage, **model_host, **cors},
+        "rag": {**common, **storage, **model_host, **cors, **cdn},
         "rag-ingest": {
             **common,
             **storage,
@@ -368,10 +374,12 @@ def _grant_data(role: iam.Role, name: str, data: Data) -> None:
 
 def secrets_of(name: str, data: Data) -> list[str]:
     """The secrets a function reads at init: the signing key and the database URL; the model
-    host's token where it calls the model host."""
+    host's token where it calls the model host; CloudFront's origin secret behind the API."""
     arns = [data.signing_key.secret_arn, data.database_url_secret_arn]
     if name in MODEL_HOST_CALLERS:
         arns.append(data.ollama_token.secret_arn)
+    if name in CDN_ORIGINS:
+        arns.append(data.cdn_origin_secret.secret_arn)
     return arns
 
 

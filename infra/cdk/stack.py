@@ -41,7 +41,7 @@ class StratusStack(cdk.Stack):
         api = build_api(self, params, functions.aliases)
         build_alarms(self, params, api, functions.functions, gpu, data)
         # The web client and the API on one origin (CloudFront), so the page needs no CORS.
-        web = build_web(self, params, api, web_build)
+        web = build_web(self, params, api, web_build, data.cdn_origin_secret)
 
         cdk.CfnOutput(self, "WebUrl", value=web.url, description="The web client (and the API)")
         cdk.CfnOutput(self, "WebBucket", value=web.bucket.bucket_name)

@@ -14,10 +14,16 @@ origin (no CORS).
   so Authorization, cookies and query strings reach the API and API Gateway sees its own host),
   no compression (a streamed answer has no Content-Length, which CloudFront's compression needs,
   and the cache policy asks for none).
+- Behind CloudFront, API Gateway sees a CloudFront server as the client. A CloudFront Function on
+  every API behaviour (viewer request) writes the viewer's address into
+  ``x-stratus-viewer-address``, and the API origin carries ``x-stratus-origin-verify`` with the
+  stack's generated secret, which the functions compare before they believe that address
+  (``stratus.web.client_ip``).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -32,6 +38,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_s3_deployment as s3deploy
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.cdk import profiles
@@ -39,6 +46,7 @@ from infra.cdk.parameters import Parameters
 from infra.cdk.routes import api_path_patterns
 from infra.cdk.web_build import INDEX_KEY, WebBuild, uploads
 from local.webclient.headers import SECURITY_HEADERS
+from stratus.web.client_ip import ORIGIN_VERIFY_HEADER, VIEWER_ADDRESS_HEADER
 
 # The headers CloudFront sets through its security-headers configuration; every other header of
 # local.webclient.headers.SECURITY_HEADERS becomes a custom header.
@@ -53,6 +61,16 @@ DEPLOY_MEMORY_MB = 512
 # CloudFront's viewer security policy with a custom certificate: TLS 1.2 and later.
 TLS_POLICY = "TLSv1.2_2021"
 API_ORIGIN_INDEX = 1  # the bucket is origin 0 (the default behaviour's), the API origin 1
+# The viewer's address as CloudFront saw it, set on every API request. Assigning the header
+# replaces every value the viewer sent under that name (CloudFront Functions' event structure:
+# a header is one object, its other values under ``multiValue``).
+VIEWER_ADDRESS_CODE = f"""\
+async function handler(event) {{
+  var request = event.request;
+  request.headers[{json.dumps(VIEWER_ADDRESS_HEADER)}] = {{ value: event.viewer.ip }};
+  return request;
+}}
+"""
 
 EnumT = TypeVar("EnumT", bound=Enum)
 
@@ -64,7 +82,13 @@ class Web:
     url: str
 
 
-def build_web(scope: Construct, params: Parameters, api: apigw.RestApi, build: WebBuild) -> Web:
+def build_web(
+    scope: Construct,
+    params: Parameters,
+    api: apigw.RestApi,
+    build: WebBuild,
+    origin_secret: secretsmanager.ISecret,
+) -> Web:
     suffix = cdk.Fn.select(2, cdk.Fn.split("/", cdk.Aws.STACK_ID))
     bucket = s3.Bucket(
         scope,
@@ -90,7 +114,19 @@ def build_web(scope: Construct, params: Parameters, api: apigw.RestApi, build: W
         origin_access_levels=[cloudfront.AccessLevel.READ],
     )
     api_origin = origins.RestApiOrigin(
-        api, read_timeout=cdk.Duration.seconds(profiles.CDN_API_READ_TIMEOUT_SECONDS)
+        api,
+        read_timeout=cdk.Duration.seconds(profiles.CDN_API_READ_TIMEOUT_SECONDS),
+        # A {{resolve:secretsmanager:...}} reference: CloudFormation reads the value when it
+        # creates or updates the distribution, and the template holds only the ARN.
+        custom_headers={ORIGIN_VERIFY_HEADER: origin_secret.secret_value.unsafe_unwrap()},
+    )
+    viewer_address = cloudfront.Function(
+        scope,
+        "WebViewerAddress",
+        function_name=cdk.Fn.join("-", ["stratus-viewer-address", suffix]),
+        comment=f"Sets {VIEWER_ADDRESS_HEADER} to the viewer's IP on API requests",
+        code=cloudfront.FunctionCode.from_inline(VIEWER_ADDRESS_CODE),
+        runtime=cloudfront.FunctionRuntime.JS_2_0,
     )
     api_behavior = cloudfront.BehaviorOptions(
         origin=api_origin,
@@ -101,6 +137,12 @@ def build_web(scope: Construct, params: Parameters, api: apigw.RestApi, build: W
         cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
         origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
         compress=False,
+        # AllViewerExceptHostHeader forwards the header the function sets, as every viewer one.
+        function_associations=[
+            cloudfront.FunctionAssociation(
+                function=viewer_address, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
+            )
+        ],
     )
     distribution = cloudfront.Distribution(
         scope,

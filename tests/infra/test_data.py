@@ -191,10 +191,8 @@ def test_no_function_environment_holds_a_secret_value(template: Template) -> Non
 
 def test_generated_secrets_fit_their_readers(template: Template) -> None:
     secrets = resources(template, "AWS::SecretsManager::Secret")
-    by_name = {
-        next(n for n in ("SigningKey", "OllamaApiKey", "DatabaseSecret") if n in k): v
-        for k, v in secrets.items()
-    }
+    names = ("SigningKey", "OllamaApiKey", "DatabaseSecret", "CdnOriginSecret")
+    by_name = {next(n for n in names if n in k): v for k, v in secrets.items()}
     token = by_name["OllamaApiKey"]["Properties"]["GenerateSecretString"]
     # gpu-host/fetch_token.py accepts 32-96 characters of lowercase letters and digits.
     assert 32 <= token["PasswordLength"] <= 96
@@ -211,4 +209,13 @@ def test_generated_secrets_fit_their_readers(template: Template) -> None:
     for name in ("chat", "rag", "rag-ingest"):
         assert env(template, name)["OLLAMA_API_KEY_SECRET_ARN"] == {"Ref": token_id}
     assert "OLLAMA_API_KEY_SECRET_ARN" not in env(template, "auth")
+    # CloudFront's origin secret: an HTTP header's value, so letters and digits only.
+    cdn = by_name["CdnOriginSecret"]["Properties"]["GenerateSecretString"]
+    assert cdn["PasswordLength"] >= 32
+    assert cdn["ExcludePunctuation"] is True
+    cdn_id = next(k for k in secrets if k.startswith("CdnOriginSecret"))
+    for name in ("auth", "chat", "rag"):
+        assert env(template, name)["STRATUS_CDN_ORIGIN_SECRET_ARN"] == {"Ref": cdn_id}
+    for name in ("rag-ingest", "migrate"):
+        assert "STRATUS_CDN_ORIGIN_SECRET_ARN" not in _environment(template, name)
     assert function_ids(template)

@@ -138,6 +138,7 @@ def test_each_function_holds_only_its_own_actions_on_its_own_resources(
     key = next(iter(resources(template, "AWS::KMS::Key")))
     signing_key = next(k for k in secrets if k.startswith("SigningKey"))
     token = next(k for k in secrets if k.startswith("OllamaApiKey"))
+    cdn = next(k for k in secrets if k.startswith("CdnOriginSecret"))
     (database_secret,) = resources(template, "AWS::SecretsManager::SecretTargetAttachment")
     # The database URL's secret: the stack's credentials, or the ExistingDatabaseUrlArn parameter.
     database_url = {
@@ -146,6 +147,8 @@ def test_each_function_holds_only_its_own_actions_on_its_own_resources(
     own_secrets = {
         name: [{"Ref": signing_key}, database_url]
         + ([{"Ref": token}] if name in {"chat", "rag", "rag-ingest"} else [])
+        # CloudFront's origin secret: the functions behind its API behaviours only.
+        + ([{"Ref": cdn}] if name in {"auth", "chat", "rag"} else [])
         for name in EXPECTED_DATA_ACTIONS
     }
     for name, expected in EXPECTED_DATA_ACTIONS.items():

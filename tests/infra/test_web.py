@@ -1,6 +1,7 @@
 """The web client on AWS: a private bucket read only through CloudFront's Origin Access Control,
 the files the local server serves (same build, same paths, same bytes and headers), every API
-path on an uncached behaviour to the API's stage, the local security headers, HTTPS only."""
+path on an uncached behaviour to the API's stage, the local security headers, HTTPS only; and
+the viewer's address, set by a CloudFront Function and vouched for by the origin's secret."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import fnmatch
 import gzip
 import json
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,9 @@ from local.webclient import is_web_path
 from local.webclient.app import create_web_app
 from local.webclient.assets import load_build
 from local.webclient.headers import CONTENT_SECURITY_POLICY, SECURITY_HEADERS
+from stratus.web.client_ip import ORIGIN_VERIFY_HEADER, VIEWER_ADDRESS_HEADER
 from tests.infra.helpers import Template, joined, refs, resources
+from tests.support.system_deps import require
 
 # AWS's managed policies, by their documented ids.
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
@@ -322,3 +326,91 @@ def test_the_upload_role_can_do_only_the_sync(template: Template) -> None:
         "s3:PutObject",
     ]
     assert joined(by_sid["WebObjects"]["Resource"]) == f"${{{bucket_id}.Arn}}/*"
+
+
+def _viewer_address_function(template: Template) -> tuple[str, dict[str, Any]]:
+    ((function_id, function),) = resources(template, "AWS::CloudFront::Function").items()
+    return function_id, function["Properties"]
+
+
+def test_every_api_behaviour_and_only_those_set_the_viewer_address(template: Template) -> None:
+    function_id, props = _viewer_address_function(template)
+    assert props["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
+    assert props["AutoPublish"] is True  # associations run the LIVE stage only
+    config = _distribution(template)
+    for behavior in config["CacheBehaviors"]:
+        assert behavior["FunctionAssociations"] == [
+            {
+                "EventType": "viewer-request",
+                "FunctionARN": {"Fn::GetAtt": [function_id, "FunctionARN"]},
+            }
+        ], behavior["PathPattern"]
+    # The page and its assets need no address (and a function on them would cost per request).
+    assert "FunctionAssociations" not in config["DefaultCacheBehavior"]
+    code = props["FunctionCode"]
+    assert f'request.headers["{VIEWER_ADDRESS_HEADER}"] = {{ value: event.viewer.ip }}' in code
+
+
+def _run_viewer_request(code: str, event: dict[str, Any], tmp_path: Path) -> Any:
+    """The function's code under node, called as CloudFront calls a viewer-request handler."""
+    script = tmp_path / "viewer_address.js"
+    script.write_text(
+        code
+        + "\nhandler(JSON.parse(process.argv[2]))"
+        + ".then((out) => process.stdout.write(JSON.stringify(out)));\n"
+    )
+    result = subprocess.run(
+        [require("nodejs"), str(script), json.dumps(event)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return json.loads(result.stdout)
+
+
+def test_the_viewer_address_overwrites_whatever_the_viewer_sent(
+    template: Template, tmp_path: Path
+) -> None:
+    _, props = _viewer_address_function(template)
+    # CloudFront Functions' event structure: repeated headers arrive under multiValue.
+    forged = {"value": "6.6.6.6", "multiValue": [{"value": "6.6.6.6"}, {"value": "7.7.7.7"}]}
+    event = {
+        "version": "1.0",
+        "context": {"eventType": "viewer-request", "distributionId": "EXAMPLE"},
+        "viewer": {"ip": "2001:db8::7"},
+        "request": {
+            "method": "POST",
+            "uri": "/api/v1/auths/signin",
+            "querystring": {},
+            "headers": {"host": {"value": "d1.cloudfront.net"}, VIEWER_ADDRESS_HEADER: forged},
+            "cookies": {},
+        },
+    }
+    request = _run_viewer_request(props["FunctionCode"], event, tmp_path)
+    assert request["headers"][VIEWER_ADDRESS_HEADER] == {"value": "2001:db8::7"}
+    # Everything else goes on as it came.
+    assert request["headers"]["host"] == {"value": "d1.cloudfront.net"}
+    assert {k: v for k, v in request.items() if k != "headers"} == {
+        k: v for k, v in event["request"].items() if k != "headers"
+    }
+    # Without a header from the viewer, it is added.
+    del event["request"]["headers"][VIEWER_ADDRESS_HEADER]  # type: ignore[attr-defined]
+    added = _run_viewer_request(props["FunctionCode"], event, tmp_path)
+    assert added["headers"][VIEWER_ADDRESS_HEADER] == {"value": "2001:db8::7"}
+
+
+def test_only_the_api_origin_carries_cloudfronts_secret(template: Template) -> None:
+    secrets = resources(template, "AWS::SecretsManager::Secret")
+    (secret_id,) = [k for k in secrets if k.startswith("CdnOriginSecret")]
+    api_origin = _api_origin_id(template)
+    for origin_id, origin in _origins(template).items():
+        if origin_id != api_origin:
+            assert "OriginCustomHeaders" not in origin, origin_id
+            continue
+        (header,) = origin["OriginCustomHeaders"]
+        assert header["HeaderName"] == ORIGIN_VERIFY_HEADER
+        # A dynamic reference to the generated secret: the template holds its ARN, not its value.
+        assert joined(header["HeaderValue"]) == (
+            f"{{{{resolve:secretsmanager:${{{secret_id}}}:SecretString:::}}}}"
+        )

@@ -1,4 +1,5 @@
-"""Debian packages the test suite runs for real (a reverse proxy, a shell linter, a browser).
+"""Debian packages the test suite runs for real (a reverse proxy, a shell linter, a browser,
+a JavaScript runtime).
 
 ``make system-deps`` (a prerequisite of ``make test``) calls ``main`` to install the missing ones
 with apt-get when it runs as root, as CI does. Anywhere else it only says what is missing, and
@@ -15,7 +16,12 @@ import subprocess
 import sys
 
 # The executable each package provides, to find it without asking dpkg.
-EXECUTABLES = {"nginx": "nginx", "shellcheck": "shellcheck", "chromium": "chromium"}
+EXECUTABLES = {
+    "nginx": "nginx",
+    "shellcheck": "shellcheck",
+    "chromium": "chromium",
+    "nodejs": "node",  # runs the CloudFront Function's code (tests/infra/test_web.py)
+}
 # Debian keeps daemons in sbin, which a non-root PATH often lacks.
 _SEARCH_PATH = os.pathsep.join(
     [os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"]
