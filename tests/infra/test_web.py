@@ -375,27 +375,29 @@ def test_the_viewer_address_overwrites_whatever_the_viewer_sent(
     _, props = _viewer_address_function(template)
     # CloudFront Functions' event structure: repeated headers arrive under multiValue.
     forged = {"value": "6.6.6.6", "multiValue": [{"value": "6.6.6.6"}, {"value": "7.7.7.7"}]}
+    headers: dict[str, Any] = {"host": {"value": "d1.cloudfront.net"}}
+    request_in: dict[str, Any] = {
+        "method": "POST",
+        "uri": "/api/v1/auths/signin",
+        "querystring": {},
+        "headers": {**headers, VIEWER_ADDRESS_HEADER: forged},
+        "cookies": {},
+    }
     event = {
         "version": "1.0",
         "context": {"eventType": "viewer-request", "distributionId": "EXAMPLE"},
         "viewer": {"ip": "2001:db8::7"},
-        "request": {
-            "method": "POST",
-            "uri": "/api/v1/auths/signin",
-            "querystring": {},
-            "headers": {"host": {"value": "d1.cloudfront.net"}, VIEWER_ADDRESS_HEADER: forged},
-            "cookies": {},
-        },
+        "request": request_in,
     }
     request = _run_viewer_request(props["FunctionCode"], event, tmp_path)
     assert request["headers"][VIEWER_ADDRESS_HEADER] == {"value": "2001:db8::7"}
     # Everything else goes on as it came.
     assert request["headers"]["host"] == {"value": "d1.cloudfront.net"}
     assert {k: v for k, v in request.items() if k != "headers"} == {
-        k: v for k, v in event["request"].items() if k != "headers"
+        k: v for k, v in request_in.items() if k != "headers"
     }
     # Without a header from the viewer, it is added.
-    del event["request"]["headers"][VIEWER_ADDRESS_HEADER]  # type: ignore[attr-defined]
+    request_in["headers"] = headers
     added = _run_viewer_request(props["FunctionCode"], event, tmp_path)
     assert added["headers"][VIEWER_ADDRESS_HEADER] == {"value": "2001:db8::7"}
 
