@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from stratus.errors import ConfigError
@@ -30,6 +31,8 @@ from stratus.settings import (
     model_host_settings,
     web_settings,
 )
+
+S = TypeVar("S")
 
 # The settings that name the secrets, as errors name them.
 DATABASE_URL_SECRET_ARN = "DATABASE_URL_SECRET_ARN"  # noqa: S105 (a variable name)
@@ -184,24 +187,20 @@ def require_runtime_secrets() -> None:
     """Read every secret an ARN names, at init: a missing or unreadable one stops the process
     now, not at the first request. Other configuration errors in those sections are left to
     the first use that needs them, as before (liveness needs no database settings)."""
+    _read_if_named(database_settings, lambda s: s.url_secret_arn, database_url)
+    _read_if_named(model_host_settings, lambda s: s.ollama_api_key_secret_arn, ollama_api_key)
+    _read_if_named(web_settings, lambda s: s.cdn_origin_secret_arn, cdn_origin_secret)
+
+
+def _read_if_named(
+    load: Callable[[], S], arn: Callable[[S], str | None], read: Callable[[S], object]
+) -> None:
     try:
-        database = database_settings()
+        settings = load()
     except ConfigError:
-        database = None
-    if database is not None and database.url_secret_arn is not None:
-        database_url(database)
-    try:
-        model_host = model_host_settings()
-    except ConfigError:
-        model_host = None
-    if model_host is not None and model_host.ollama_api_key_secret_arn is not None:
-        ollama_api_key(model_host)
-    try:
-        web = web_settings()
-    except ConfigError:
-        web = None
-    if web is not None and web.cdn_origin_secret_arn is not None:
-        cdn_origin_secret(web)
+        return
+    if arn(settings) is not None:
+        read(settings)
 
 
 def reset_runtime_secrets() -> None:
