@@ -58,7 +58,7 @@ AUTH = Profile(
     handler="functions.auth.handler.handler",
     # Sign-in is one argon2 hash (64 MiB, CPU-bound). Billing is memory x time, and below one
     # vCPU the hash's time shrinks in proportion to memory, so every size up to 1,769 MB costs
-    # the same per sign-in and the largest is the fastest. Peak memory is ~145 MB.
+    # the same per sign-in and the largest is the fastest. Peak memory is ~135 MB (measured).
     memory_mb=1769,
     timeout_seconds=BUFFERED_INTEGRATION_SECONDS,
     why="argon2 is CPU-bound: one full vCPU costs the same per sign-in as less, and is fastest",
