@@ -20,6 +20,7 @@ from local.composed import create_local_app
 from local.lambda_bridge import create_lambda_mode_app
 from stratus.openapi import document_bytes
 from tests.handler.lambda_runtime import context_for, fresh_handler_module, load_event, runtime_loop
+from tests.support.app_client import app_client
 
 __all__ = ["runtime_loop"]
 
@@ -38,13 +39,8 @@ SOME_OPERATIONS = ["/api/v1/auths/signin", "/api/v1/users/{user_id}/update", "/h
 
 @pytest.fixture(params=sorted(APPS))
 async def client(request, env) -> AsyncIterator[AsyncTestClient[Any]]:
-    app = APPS[request.param]()
-    try:
-        async with AsyncTestClient(app) as test_client:
-            yield test_client
-    finally:
-        if hasattr(app, "shutdown"):
-            app.shutdown()
+    async with app_client(APPS[request.param]) as test_client:
+        yield test_client
 
 
 def _assert_whole_api(raw: bytes) -> None:

@@ -16,6 +16,7 @@ from litestar.testing import AsyncTestClient
 from local.composed import create_local_app
 from local.lambda_bridge import create_lambda_mode_app
 from local.webclient.assets import WEB_DIR, load_build
+from tests.support.app_client import app_client
 
 pytestmark = pytest.mark.anyio
 
@@ -27,13 +28,8 @@ APPS: dict[str, Callable[[], Any]] = {
 
 @pytest.fixture(params=sorted(APPS))
 async def client(request, env) -> AsyncIterator[AsyncTestClient[Any]]:
-    app = APPS[request.param]()
-    try:
-        async with AsyncTestClient(app) as test_client:
-            yield test_client
-    finally:
-        if hasattr(app, "shutdown"):
-            app.shutdown()
+    async with app_client(APPS[request.param]) as test_client:
+        yield test_client
 
 
 class _References(HTMLParser):
