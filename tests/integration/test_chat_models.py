@@ -8,6 +8,7 @@ which host answered. Everything goes through the real HTTP API of a live server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from typing import Any
@@ -293,3 +294,32 @@ async def test_two_ollama_hosts_serving_one_model_share_its_requests(
             assert all(r.status_code == 200 for r in results)
         assert emulator.stats.requests("POST /api/chat") == 2
         assert second.stats.requests("POST /api/chat") == 2
+
+
+async def test_a_host_that_went_down_keeps_its_models_listed_and_answers_503_not_404(
+    auth_env: dict[str, str], emulator: EmulatorHandle
+):
+    """Issue 16 item 7: with the model host down, its models are still listed (from the last
+    list it gave) and a request for one is a 503 with ``Retry-After``: the openai SDK must not
+    read it as a missing model (404 ``model_not_found``)."""
+    config = EmulatorConfig(chat_models=("sleepy-chat",), thinking_models=(), embed_models=())
+    with contextlib.ExitStack() as running:
+        host = running.enter_context(running_emulator(config))
+        env = {"OLLAMA_BASE_URL": host.base_url, "STRATUS_MODELS_CACHE_SECONDS": "0"}
+        async with serve_chat_stack(emulator, env) as stack:
+            assert await model_ids(stack, stack.user) == {"sleepy-chat:latest"}
+            running.close()  # the host goes down
+            for path in ("/v1/models", "/api/models"):
+                assert await model_ids(stack, stack.user, path) == {"sleepy-chat:latest"}
+            tags = await stack.http.get("/ollama/api/tags", headers=stack.user.headers)
+            assert [m["name"] for m in tags.json()["models"]] == ["sleepy-chat:latest"]
+            for stream in (False, True):
+                body = chat_body("hi", model="sleepy-chat", stream=stream)
+                response = await stack.complete(stack.user, body)
+                assert response.status_code == 503, response.text
+                assert int(response.headers["retry-after"]) > 0
+                assert response.json()["error"]["code"] == "model_host_unavailable"
+            # A model nobody ever served is still a 404.
+            missing = await stack.complete(stack.user, chat_body("hi", model="never-served"))
+            assert missing.status_code == 404
+            assert missing.json()["error"]["code"] == "model_not_found"

@@ -54,6 +54,7 @@ from stratus.errors import (
     StratusError,
 )
 from stratus.modelhost import ModelChoice, ModelHost, get_model_host
+from stratus.modelhost.http import UNAVAILABLE_RETRY_AFTER
 from stratus.modelhost.lines import LineLimits, StreamLimitError, UpstreamClosedError, UpstreamLines
 from stratus.observability import get_logger
 from stratus.settings import ChatSettings, model_host_settings
@@ -294,11 +295,13 @@ class GenerationService:
             await lines.prime()
         except StreamLimitError:
             raise ModelHostUnavailableError(
-                "The model host did not start answering in time; try again shortly."
+                "The model host did not start answering in time; try again shortly.",
+                retry_after=UNAVAILABLE_RETRY_AFTER,
             ) from None
         except UpstreamClosedError:
             raise ModelHostUnavailableError(
-                "The model host closed the connection before answering; try again shortly."
+                "The model host closed the connection before answering; try again shortly.",
+                retry_after=UNAVAILABLE_RETRY_AFTER,
             ) from None
         return lines
 

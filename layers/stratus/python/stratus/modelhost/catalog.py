@@ -1,7 +1,10 @@
 """The models every configured upstream serves, cached briefly per process, with the allow-list.
 
 A model name from a client is only ever looked up here: it can never add a host (matrix row 22).
-An upstream that is down drops out of the list; the list itself doesn't fail. A name that is
+An upstream that cannot be reached (asleep, waking or down) is listed with the models it last
+answered with (``known_models``, in Postgres), marked unreachable: a request for one of them is
+held while the host wakes or answered 503, never 404. An upstream that answers with an error
+(refusing our key, say) drops out of the list; the list itself doesn't fail. A name that is
 missing triggers at most one refresh per ``_MISS_REFRESH_SECONDS``, so a flood of made-up names
 cannot turn into a flood of upstream calls.
 """
@@ -16,9 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stratus.auth.principal import Principal
-from stratus.errors import ModelNotFoundError, StratusError
+from stratus.errors import ModelHostUnavailableError, ModelNotFoundError, StratusError
 from stratus.modelhost import ollama, openai_compat
 from stratus.modelhost.http import UpstreamHTTP
+from stratus.modelhost.known_models import KnownModels
 from stratus.modelhost.upstreams import Upstream
 from stratus.observability import get_logger
 from stratus.settings import ChatSettings
@@ -36,6 +40,8 @@ class CatalogModel:
     upstreams: tuple[Upstream, ...]
     # Ollama's /api/tags entry (size, digest, details); empty for OpenAI-compatible models.
     details: dict[str, Any] = field(default_factory=dict, compare=False)
+    # False when listed from the upstream's last known list: it did not answer this time.
+    reachable: bool = field(default=True, compare=False)
 
     @property
     def kind(self) -> str:
@@ -71,6 +77,7 @@ class ModelCatalog:
         self._models: dict[str, CatalogModel] = {}
         self._fetched_at = float("-inf")
         self._turn = 0
+        self.known = KnownModels()
 
     async def models(self, http: UpstreamHTTP, *, refresh: bool = False) -> list[CatalogModel]:
         fresh = self._clock() - self._fetched_at < self._settings.models_cache_seconds
@@ -110,56 +117,99 @@ class ModelCatalog:
         merged: dict[str, CatalogModel] = {}
         for found in results:
             for model in found:
-                known = merged.get(model.id)
-                if known is None:
-                    merged[model.id] = model
-                elif known.kind == model.kind == "ollama":
-                    merged[model.id] = CatalogModel(
-                        known.id,
-                        known.owned_by,
-                        known.created,
-                        known.upstreams + model.upstreams,
-                        known.details,
-                    )
+                merged[model.id] = _merge(merged.get(model.id), model)
         self._models = merged
         self._fetched_at = self._clock()
 
     async def _list(self, http: UpstreamHTTP, upstream: Upstream) -> list[CatalogModel]:
+        build = _from_ollama if upstream.kind == "ollama" else _from_openai
         try:
             async with asyncio.timeout(_LIST_TIMEOUT):
                 if upstream.kind == "ollama":
-                    return [
-                        _from_ollama(entry, upstream) for entry in await ollama.tags(http, upstream)
-                    ]
-                return [
-                    _from_openai(entry, upstream)
-                    for entry in await openai_compat.models(http, upstream)
-                ]
-        except (StratusError, TimeoutError):
+                    entries = [_trim(e, _OLLAMA_FIELDS) for e in await ollama.tags(http, upstream)]
+                else:
+                    found = await openai_compat.models(http, upstream)
+                    entries = [_trim(e, _OPENAI_FIELDS) for e in found]
+        except (ModelHostUnavailableError, TimeoutError):
+            # Unreachable is not "has no models": list what it served last time.
+            remembered = await self.known.recall(upstream)
+            get_logger().warning(
+                "model upstream unreachable; listing its last known models",
+                extra={
+                    "upstream": upstream.variable,
+                    "index": upstream.index,
+                    "models": len(remembered),
+                },
+            )
+            key = "name" if upstream.kind == "ollama" else "id"
+            return [
+                build(entry, upstream, reachable=False)
+                for entry in remembered
+                if isinstance(entry.get(key), str)
+            ]
+        except StratusError:
             get_logger().warning(
                 "model upstream left out of the model list",
                 extra={"upstream": upstream.variable, "index": upstream.index},
             )
             return []
+        await self.known.remember(upstream, entries)
+        return [build(entry, upstream) for entry in entries]
 
 
-def _from_ollama(entry: dict[str, Any], upstream: Upstream) -> CatalogModel:
-    details: dict[str, Any] = {
-        k: entry[k] for k in ("size", "digest", "details", "modified_at") if k in entry
-    }
+_OLLAMA_FIELDS = ("name", "size", "digest", "details", "modified_at")
+_OPENAI_FIELDS = ("id", "created", "owned_by")
+
+
+def _trim(entry: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """Only what the catalog reads: that is all a model list keeps, in memory or in Postgres."""
+    return {k: entry[k] for k in fields if k in entry}
+
+
+def _merge(known: CatalogModel | None, model: CatalogModel) -> CatalogModel:
+    """One model served by several Ollama hosts: requests go round-robin over the reachable
+    ones; a host that did not answer serves it only while no other does."""
+    if known is None:
+        return model
+    if not (known.kind == model.kind == "ollama") or (known.reachable and not model.reachable):
+        return known
+    if model.reachable and not known.reachable:
+        return model
     return CatalogModel(
-        entry["name"], "ollama", _epoch(entry.get("modified_at")), (upstream,), details
+        known.id,
+        known.owned_by,
+        known.created,
+        known.upstreams + model.upstreams,
+        known.details,
+        known.reachable,
     )
 
 
-def _from_openai(entry: dict[str, Any], upstream: Upstream) -> CatalogModel:
+def _from_ollama(
+    entry: dict[str, Any], upstream: Upstream, *, reachable: bool = True
+) -> CatalogModel:
+    details = {k: v for k, v in entry.items() if k != "name"}
+    return CatalogModel(
+        str(entry["name"]),
+        "ollama",
+        _epoch(entry.get("modified_at")),
+        (upstream,),
+        details,
+        reachable,
+    )
+
+
+def _from_openai(
+    entry: dict[str, Any], upstream: Upstream, *, reachable: bool = True
+) -> CatalogModel:
     created = entry.get("created")
     owned_by = entry.get("owned_by")
     return CatalogModel(
-        entry["id"],
+        str(entry["id"]),
         owned_by if isinstance(owned_by, str) and owned_by else "openai",
         created if isinstance(created, int) else 0,
         (upstream,),
+        reachable=reachable,
     )
 
 

@@ -33,6 +33,8 @@ _decode = msgspec.json.Decoder().decode
 # Upstream error text shown to clients is cut here: it comes from our own upstream, but a
 # misbehaving one must not fill our responses.
 _MAX_DETAIL = 300
+# What a client is told to wait before trying a host that did not answer again.
+UNAVAILABLE_RETRY_AFTER = 10
 
 
 class UpstreamHTTP:
@@ -46,7 +48,8 @@ class UpstreamHTTP:
         return ModelHostUnavailableError(
             f"The model host is not answering (configured at {where}). "
             # Only what this version has: each feature joins this sentence when it lands.
-            "Sign-in, accounts and saved chats still work; try again once it is reachable."
+            "Sign-in, accounts and saved chats still work; try again once it is reachable.",
+            retry_after=UNAVAILABLE_RETRY_AFTER,
         )
 
     @asynccontextmanager
@@ -112,7 +115,10 @@ class UpstreamHTTP:
         if status == 404:
             return ModelNotFoundError(detail or "The model was not found on the model host.")
         if status in {502, 503, 504}:
-            return ModelHostUnavailableError("The model host is unavailable; try again shortly.")
+            return ModelHostUnavailableError(
+                "The model host is unavailable; try again shortly.",
+                retry_after=UNAVAILABLE_RETRY_AFTER,
+            )
         if status in {400, 422} and detail:
             # The upstream's own words about the request, e.g. "model does not support tools".
             return BadRequestError(f"The model host refused the request: {detail}")
