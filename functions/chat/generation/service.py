@@ -2,10 +2,10 @@
 
 Order matters. Everything that can refuse the request without touching the model host comes
 first: the model must exist and be allowed (404), the body must translate (400), and a
-``chat_id`` must belong to the caller (404, and no upstream call: matrix row 1). Then the
-upstream request and the registry's admission (limits, registration, an early stop) run side by
-side, so the shared-state round trip costs no time to first token; the first byte goes out only
-once both answered, and a refusal closes the upstream before any token was relayed.
+``chat_id`` must belong to the caller (404, and no upstream call: matrix row 1). The registry's
+admission (limits, registration, an early stop) starts first of all and runs beside those
+steps; the upstream request waits for it, so a refused request never reaches the model host
+(matrix row 34) and never wakes a sleeping one (row 36).
 """
 
 from __future__ import annotations
@@ -166,9 +166,8 @@ class GenerationService:
     async def launch(
         self, spec: Launch, admitting: asyncio.Task[Admission] | None = None
     ) -> GenerationResponse:
-        """Open the upstream and wait for its first output while the registry admits the
-        generation (``admitting``, if the caller started it already); then refuse (closing the
-        upstream) or relay."""
+        """Wait for the registry to admit the generation (``admitting``, if the caller started
+        it already), then open the upstream, wait for its first output and relay."""
         # TTFT and duration count from here: the wait for the model's first output is in them.
         started = time.perf_counter()
         if admitting is None:
@@ -192,7 +191,6 @@ class GenerationService:
             )
             return upstream, await self._first_lines(upstream, spec)
 
-        opening = asyncio.create_task(open_upstream())
         try:
             admission = await admitting
             if not admission.allowed:
@@ -200,10 +198,8 @@ class GenerationService:
                 refused = refusal(admission)
                 self.refusals.remember(spec.principal.user_id, refused)
                 raise refused
-            upstream, lines = await opening
+            upstream, lines = await open_upstream()
         except BaseException as exc:
-            opening.cancel()
-            await asyncio.gather(opening, return_exceptions=True)
             await resources.aclose()
             await self._abandon(spec, exc)
             raise

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody
 
 from functions.chat.deps import provide_ollama
 from functions.chat.generation.answer import Answer
+from functions.chat.ollama.schemas import (
+    ChatRequest,
+    EmbeddingsRequest,
+    EmbedRequest,
+    GenerateRequest,
+    ShowRequest,
+)
 from functions.chat.ollama.service import OllamaProxy
 from functions.chat.request_info import request_info
 from stratus.auth import Principal
@@ -20,6 +27,11 @@ USER = access(Access.USER)
 # Routes that reach the model host: a missing model, the limits, and the host itself.
 MODEL = {**USER, **may_answer(404, 429, 502, 503)}
 HOST = {**USER, **may_answer(502, 503)}
+
+
+def _json(raw: bytes) -> Response[bytes]:
+    """The host's own JSON bytes, relayed as they came."""
+    return Response(raw, media_type=MediaType.JSON)
 
 
 class OllamaController(Controller):
@@ -50,7 +62,7 @@ class OllamaController(Controller):
     @post("/api/show", opt=MODEL, status_code=200)
     async def show(
         self,
-        data: JSONBody[dict[str, Any]],
+        data: JSONBody[ShowRequest],
         principal: NamedDependency[Principal],
         ollama: NamedDependency[OllamaProxy],
     ) -> Any:
@@ -59,27 +71,27 @@ class OllamaController(Controller):
     @post("/api/embed", opt=MODEL, status_code=200)
     async def embed(
         self,
-        data: JSONBody[dict[str, Any]],
+        data: JSONBody[EmbedRequest],
         principal: NamedDependency[Principal],
         ollama: NamedDependency[OllamaProxy],
-    ) -> Any:
-        return await ollama.embed(principal, data, "/api/embed")
+    ) -> Response[bytes]:
+        return _json(await ollama.embed(principal, data, "/api/embed"))
 
     @post("/api/embeddings", opt=MODEL, status_code=200)
     async def embeddings(
         self,
-        data: JSONBody[dict[str, Any]],
+        data: JSONBody[EmbeddingsRequest],
         principal: NamedDependency[Principal],
         ollama: NamedDependency[OllamaProxy],
-    ) -> Any:
+    ) -> Response[bytes]:
         """Ollama's legacy single-prompt embeddings route."""
-        return await ollama.embed(principal, data, "/api/embeddings")
+        return _json(await ollama.embed(principal, data, "/api/embeddings"))
 
     @post("/api/chat", opt=MODEL, status_code=200)
     async def chat(
         self,
         request: Request[Any, Any, Any],
-        data: JSONBody[dict[str, Any]],
+        data: JSONBody[ChatRequest],
         principal: NamedDependency[Principal],
         ollama: NamedDependency[OllamaProxy],
     ) -> Answer:
@@ -89,7 +101,7 @@ class OllamaController(Controller):
     async def generate(
         self,
         request: Request[Any, Any, Any],
-        data: JSONBody[dict[str, Any]],
+        data: JSONBody[GenerateRequest],
         principal: NamedDependency[Principal],
         ollama: NamedDependency[OllamaProxy],
     ) -> Answer:

@@ -3,7 +3,9 @@
 Only inference and read routes exist here; the management routes (pull, push, create, delete,
 copy, blobs) are not exposed at all, and the GPU host's proxy refuses them too. Every route that
 names a model resolves it through the catalog, so the allow-list applies the same way as on
-``/v1``, and a name can never pick another host.
+``/v1``, and a name can never pick another host. Bodies are checked as strictly as ``/v1``'s
+(``schemas.py``), pass the shared-GPU guard (``translate.shared_gpu``) and the caller's limits
+before anything is sent: a refused request never reaches the host.
 """
 
 from __future__ import annotations
@@ -20,8 +22,16 @@ from functions.chat.generation.relay import GenerationResponse
 from functions.chat.generation.service import GenerationService, Launch, RequestInfo
 from functions.chat.generation.wire import NDJSONWire
 from functions.chat.ollama.passthrough import NDJSONPassthrough, PassthroughError
+from functions.chat.ollama.schemas import (
+    ChatRequest,
+    EmbeddingsRequest,
+    EmbedRequest,
+    GenerateRequest,
+    ShowRequest,
+)
+from functions.chat.translate.shared_gpu import GpuLimits, OperatorChoice, guard
 from stratus.auth import Principal
-from stratus.errors import BadRequestError, ModelNotFoundError, StratusError
+from stratus.errors import ModelNotFoundError, StratusError, UpstreamError
 from stratus.modelhost import ModelChoice, ModelHost, get_model_host
 from stratus.modelhost.catalog import allowed
 from stratus.settings import ChatSettings
@@ -29,27 +39,13 @@ from stratus.settings import ChatSettings
 _encode = msgspec.json.Encoder().encode
 
 
-def _model_name(body: dict[str, Any]) -> str:
-    # Older clients send the model as "name".
-    name = body.get("model", body.get("name"))
-    if not isinstance(name, str) or not name:
-        raise BadRequestError("model is required", param="model")
-    return name
+class _Counted(msgspec.Struct):
+    """The one field of an embeddings answer we read (the vectors are relayed undecoded)."""
+
+    prompt_eval_count: int | None = None
 
 
-def _operator_options(host: ModelHost, body: dict[str, Any], *, num_ctx: bool) -> dict[str, Any]:
-    """The configured per-model ``keep_alive`` and ``num_ctx`` replace the client's, as on
-    ``/v1``: on a shared GPU a client must not pin a model or reload it at another context size.
-    Unconfigured, the client's own values go through as Ollama would take them."""
-    model = body["model"]
-    keep_alive = host.keep_alive(model)
-    if keep_alive is not None:
-        body["keep_alive"] = keep_alive
-    context = host.num_ctx(model) if num_ctx else None
-    if context is not None:
-        options = body.get("options")
-        body["options"] = {**(options if isinstance(options, dict) else {}), "num_ctx": context}
-    return body
+_decode_count = msgspec.json.Decoder(_Counted).decode
 
 
 class OllamaProxy:
@@ -60,8 +56,7 @@ class OllamaProxy:
         self.registry = registry
         self.settings = settings
 
-    async def _resolve(self, principal: Principal, body: dict[str, Any]) -> ModelChoice:
-        name = _model_name(body)
+    async def _resolve(self, principal: Principal, name: str) -> ModelChoice:
         host = await get_model_host()
         choice = await host.resolve(name, principal)
         if choice.upstream.kind != "ollama":
@@ -102,35 +97,65 @@ class OllamaProxy:
             raise first
         return {"models": running}
 
-    async def show(self, principal: Principal, body: dict[str, Any]) -> Any:
-        choice = await self._resolve(principal, body)
+    def _forwarded(
+        self,
+        host: ModelHost,
+        principal: Principal,
+        choice: ModelChoice,
+        request: msgspec.Struct,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """The body as it goes to the host: the catalog's model name, the shared-GPU guard."""
+        body: dict[str, Any] = msgspec.to_builtins(request)
+        body.pop("name", None)
+        body.update(model=choice.model.id, **fields)
+        model = choice.model.id
+        operator = OperatorChoice(host.keep_alive(model), host.num_ctx(model))
+        limits = GpuLimits(self.settings.max_keep_alive_seconds, self.settings.max_num_ctx)
+        return guard(body, admin=principal.is_admin, limits=limits, operator=operator)
+
+    async def show(self, principal: Principal, request: ShowRequest) -> Any:
+        choice = await self._resolve(principal, request.model_name)
         host = await get_model_host()
-        forwarded = {**body, "model": choice.model.id}
+        forwarded: dict[str, Any] = msgspec.to_builtins(request)
         forwarded.pop("name", None)
+        forwarded["model"] = choice.model.id
         return await host.http.json(choice.upstream, "POST", "/api/show", forwarded)
 
-    async def embed(self, principal: Principal, body: dict[str, Any], path: str) -> Any:
-        choice = await self._resolve(principal, body)
+    async def embed(
+        self, principal: Principal, request: EmbedRequest | EmbeddingsRequest, path: str
+    ) -> bytes:
+        """Relayed as the host's JSON bytes, capped at ``STRATUS_UPSTREAM_MAX_RESPONSE_BYTES``:
+        only the token count is decoded, never the vectors."""
+        choice = await self._resolve(principal, request.model_name)
         host = await get_model_host()
-        forwarded = _operator_options(host, {**body, "model": choice.model.id}, num_ctx=False)
+        forwarded = self._forwarded(host, principal, choice, request)
         async with metered(self.registry, self.settings, principal, choice.model.id) as meter:
-            answer = await host.http.json(choice.upstream, "POST", path, forwarded)
-            if isinstance(answer, dict):
-                meter.tokens = int(answer.get("prompt_eval_count") or 0)
-        return answer
+            raw = await host.http.read(
+                choice.upstream,
+                "POST",
+                path,
+                _encode(forwarded),
+                max_bytes=self.settings.max_response_bytes,
+            )
+            try:
+                meter.tokens = _decode_count(raw).prompt_eval_count or 0
+            except msgspec.DecodeError:
+                raise UpstreamError("The model host sent a response that is not JSON.") from None
+        return raw
 
     async def generate(
-        self, principal: Principal, body: dict[str, Any], path: str, info: RequestInfo
+        self,
+        principal: Principal,
+        request: ChatRequest | GenerateRequest,
+        path: str,
+        info: RequestInfo,
     ) -> GenerationResponse:
         """``/api/chat`` and ``/api/generate``: streamed by default, as Ollama does."""
-        choice = await self._resolve(principal, body)
-        stream = body.get("stream", True)
-        if not isinstance(stream, bool):
-            raise BadRequestError("stream must be a boolean", param="stream")
+        choice = await self._resolve(principal, request.model_name)
+        stream = True if request.stream is None else request.stream
         host = await get_model_host()
-        forwarded = _operator_options(
-            host, {**body, "model": choice.model.id, "stream": stream}, num_ctx=True
-        )
+        forwarded = self._forwarded(host, principal, choice, request, stream=stream)
         return await self.generations.launch(
             Launch(
                 principal=principal,

@@ -335,11 +335,19 @@ class ChatSettings:
     models_cache_seconds: float
     num_ctx: tuple[tuple[str, str], ...]
     keep_alive: tuple[tuple[str, str], ...]
+    # What a non-admin may ask of the shared GPU (functions/chat/translate/shared_gpu.py).
+    max_keep_alive_seconds: int
+    max_num_ctx: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ChatSettings:
         env = EnvReader(environ)
         checkpoint = env.number("STRATUS_CHAT_CHECKPOINT_INTERVAL", 3.0, minimum=0.1)
+        max_keep_alive = parse_duration(
+            "STRATUS_MAX_KEEP_ALIVE", env.text("STRATUS_MAX_KEEP_ALIVE", "30m")
+        )
+        if max_keep_alive is None:
+            raise ConfigError("STRATUS_MAX_KEEP_ALIVE must be a duration such as 30m, not -1")
         num_ctx = _per_model("STRATUS_MODEL_NUM_CTX", env.optional("STRATUS_MODEL_NUM_CTX"))
         for _, value in num_ctx:
             if not value.isdigit() or int(value) < 1:
@@ -369,6 +377,8 @@ class ChatSettings:
             keep_alive=_per_model(
                 "STRATUS_MODEL_KEEP_ALIVE", env.optional("STRATUS_MODEL_KEEP_ALIVE")
             ),
+            max_keep_alive_seconds=max_keep_alive,
+            max_num_ctx=env.integer("STRATUS_MAX_NUM_CTX", 32768, minimum=256),
         )
 
 

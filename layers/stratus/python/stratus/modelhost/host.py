@@ -58,10 +58,15 @@ class ModelHost:
                 choice.model.id,
                 inputs,
                 keep_alive=self.keep_alive(choice.model.id),
+                max_bytes=self.settings.max_response_bytes,
             )
         else:
             vectors, tokens = await openai_compat.embed(
-                self.http, choice.upstream, choice.model.id, inputs
+                self.http,
+                choice.upstream,
+                choice.model.id,
+                inputs,
+                max_bytes=self.settings.max_response_bytes,
             )
         return Embeddings(vectors, tokens)
 

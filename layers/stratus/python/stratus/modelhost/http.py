@@ -33,6 +33,8 @@ _decode = msgspec.json.Decoder().decode
 # Upstream error text shown to clients is cut here: it comes from our own upstream, but a
 # misbehaving one must not fill our responses.
 _MAX_DETAIL = 300
+# STRATUS_UPSTREAM_MAX_RESPONSE_BYTES' default: no answer we buffer may be larger.
+DEFAULT_MAX_BYTES = 32 << 20
 # What a client is told to wait before trying a host that did not answer again.
 UNAVAILABLE_RETRY_AFTER = 10
 
@@ -92,16 +94,51 @@ class UpstreamHTTP:
         finally:
             response.close()
 
-    async def json(self, upstream: Upstream, method: str, path: str, body: Any = None) -> Any:
+    async def read(
+        self,
+        upstream: Upstream,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> bytes:
+        """The whole answer's bytes; more than ``max_bytes`` is an upstream error, read no
+        further (a host must not fill our memory: ``STRATUS_UPSTREAM_MAX_RESPONSE_BYTES``)."""
         import aiohttp
 
-        payload = msgspec.json.encode(body) if body is not None else None
-        async with self.open(upstream, method, path, body=payload) as response:
+        async with self.open(upstream, method, path, body=body) as response:
             try:
                 async with asyncio.timeout(self.settings.read_timeout):
-                    raw = await response.read()
+                    chunks: list[bytes] = []
+                    size = 0
+                    # read(n) returns what has arrived, up to n: read to the end or the cap.
+                    while size <= max_bytes:
+                        chunk = await response.content.read(max_bytes + 1 - size)
+                        if not chunk:
+                            break
+                        chunks.append(chunk)
+                        size += len(chunk)
+                    raw = b"".join(chunks)
             except (aiohttp.ClientError, TimeoutError, OSError):
                 raise self.unavailable(upstream) from None
+        if len(raw) > max_bytes:
+            raise UpstreamError(
+                f"The model host's answer is larger than this gateway relays ({max_bytes} bytes)."
+            )
+        return raw
+
+    async def json(
+        self,
+        upstream: Upstream,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> Any:
+        payload = msgspec.json.encode(body) if body is not None else None
+        raw = await self.read(upstream, method, path, payload, max_bytes=max_bytes)
         try:
             return _decode(raw)
         except msgspec.DecodeError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from stratus.errors import UpstreamError
-from stratus.modelhost.http import UpstreamHTTP
+from stratus.modelhost.http import DEFAULT_MAX_BYTES, UpstreamHTTP
 from stratus.modelhost.upstreams import Upstream
 
 
@@ -29,12 +29,13 @@ async def embed(
     inputs: list[str],
     *,
     keep_alive: str | int | None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> tuple[list[list[float]], int]:
     """Ollama's batched ``/api/embed``: every input in one call. Returns vectors and tokens."""
     body: dict[str, Any] = {"model": model, "input": inputs}
     if keep_alive is not None:
         body["keep_alive"] = keep_alive
-    payload = await http.json(upstream, "POST", "/api/embed", body)
+    payload = await http.json(upstream, "POST", "/api/embed", body, max_bytes=max_bytes)
     vectors = payload.get("embeddings") if isinstance(payload, dict) else None
     if not isinstance(vectors, list) or len(vectors) != len(inputs):
         raise UpstreamError("The model host sent embeddings we could not read.")

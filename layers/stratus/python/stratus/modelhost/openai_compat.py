@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from stratus.errors import UpstreamError
-from stratus.modelhost.http import UpstreamHTTP
+from stratus.modelhost.http import DEFAULT_MAX_BYTES, UpstreamHTTP
 from stratus.modelhost.upstreams import Upstream
 
 
@@ -18,13 +18,18 @@ async def models(http: UpstreamHTTP, upstream: Upstream) -> list[dict[str, Any]]
 
 
 async def embed(
-    http: UpstreamHTTP, upstream: Upstream, model: str, inputs: list[str]
+    http: UpstreamHTTP,
+    upstream: Upstream,
+    model: str,
+    inputs: list[str],
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> tuple[list[list[float]], int]:
     payload = await http.json(
         upstream,
         "POST",
         "/embeddings",
         {"model": model, "input": inputs, "encoding_format": "float"},
+        max_bytes=max_bytes,
     )
     data = payload.get("data") if isinstance(payload, dict) else None
     if not isinstance(data, list) or len(data) != len(inputs):
