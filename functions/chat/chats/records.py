@@ -75,6 +75,8 @@ class Message:
     updated_at: datetime
     checkpointed_at: datetime | None
     finished_at: datetime | None
+    # The counts were estimated from what was relayed (translate/usage_estimate.py).
+    usage_estimated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +143,7 @@ class TurnResult:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     sources: list[Any] | None = None
+    usage_estimated: bool = False
 
     def __post_init__(self) -> None:
         if self.status not in FINAL_STATUSES:

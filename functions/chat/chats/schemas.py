@@ -48,10 +48,12 @@ class ChatTitleId(Struct, frozen=True):
     created_at: int
 
 
-class MessageUsage(Struct, frozen=True):
+class MessageUsage(Struct, frozen=True, omit_defaults=True):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    # True when the upstream never counted them: estimated from what was relayed.
+    estimated: bool = False
 
 
 class MessageError(Struct, frozen=True):

@@ -62,7 +62,7 @@ def _usage(message: Message) -> MessageUsage | None:
     if message.prompt_tokens is None and message.completion_tokens is None:
         return None
     prompt, completion = message.prompt_tokens or 0, message.completion_tokens or 0
-    return MessageUsage(prompt, completion, prompt + completion)
+    return MessageUsage(prompt, completion, prompt + completion, message.usage_estimated)
 
 
 def _files(message: Message) -> list[MessageFile] | None:

@@ -26,7 +26,8 @@ CHAT_WIDTH = 8
 MESSAGE_COLUMNS = (
     "m.id, m.chat_id, m.user_id, m.parent_id, m.role, m.content, m.content_parts, m.reasoning, "
     "m.tool_calls, m.model, m.status, m.error, m.prompt_tokens, m.completion_tokens, m.task_id, "
-    "m.client_id, m.sources, m.created_at, m.updated_at, m.checkpointed_at, m.finished_at"
+    "m.client_id, m.sources, m.created_at, m.updated_at, m.checkpointed_at, m.finished_at, "
+    "m.usage_estimated"
 )
 # Oldest first. A turn writes its question and answer in one statement, so they share a
 # timestamp; the question (the answer's parent) sorts first.
@@ -69,6 +70,7 @@ FINISH = (
     "UPDATE messages SET content = %(content)s, reasoning = nullif(%(reasoning)s, ''), "
     "tool_calls = %(tool_calls)s::jsonb, status = %(status)s, error = %(error)s, "
     "prompt_tokens = %(prompt)s, completion_tokens = %(completion)s, "
+    "usage_estimated = %(estimated)s, "
     "sources = %(sources)s::jsonb, finished_at = now(), checkpointed_at = now(), "
     "updated_at = now() "
     "WHERE id = %(id)s AND status = 'streaming'"

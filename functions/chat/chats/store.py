@@ -224,6 +224,7 @@ class ChatsStore:
                 "error": None if result.error is None else text(result.error),
                 "prompt": result.prompt_tokens,
                 "completion": result.completion_tokens,
+                "estimated": result.usage_estimated,
                 "sources": json_text(result.sources),
             },
         )

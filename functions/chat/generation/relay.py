@@ -45,6 +45,8 @@ class ChunkTranslator(Protocol):
     tool_calls: list[dict[str, Any]]
     finish_reason: str | None
     done: bool
+    # The counts were estimated from what was relayed: the upstream never reported them.
+    usage_estimated: bool
 
     def feed(self, data: bytes) -> list[Any]: ...
     def usage(self) -> dict[str, int]: ...

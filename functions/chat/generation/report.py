@@ -57,6 +57,7 @@ def report_generation(
         "status": outcome.ending.value,
         "prompt_tokens": usage.get("prompt_tokens", 0),
         "completion_tokens": completion_tokens,
+        "usage_estimated": translator.usage_estimated,
         "ttft_ms": round(ttft * 1000, 1) if ttft is not None else None,
         "duration_ms": round(duration * 1000, 1),
     }

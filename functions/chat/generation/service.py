@@ -46,6 +46,7 @@ from functions.chat.translate import (
     ollama_chat_body,
     openai_chat_body,
 )
+from functions.chat.translate.usage_estimate import request_prompt_tokens
 from stratus.auth.principal import Principal
 from stratus.errors import (
     ModelHostUnavailableError,
@@ -123,6 +124,7 @@ class GenerationService:
             model_req, sources = (await ground(principal, req)) if req.files else (req, None)
             path, body, translator = self._translate(host, choice, model_req, task_id, created)
             translator.sources = sources
+            translator.prompt_estimate = request_prompt_tokens(model_req)
             turn = None
             if req.chat_id:
                 try:

@@ -117,5 +117,6 @@ class TurnKeeper:
                 prompt_tokens=usage.get("prompt_tokens"),
                 completion_tokens=usage.get("completion_tokens"),
                 sources=getattr(translator, "sources", None),
+                usage_estimated=translator.usage_estimated,
             ),
         )

@@ -16,7 +16,8 @@ class PassthroughError(Exception):
 class NDJSONPassthrough:
     """The relay's translator for ``/ollama/api/chat`` and ``/ollama/api/generate``."""
 
-    def __init__(self) -> None:
+    def __init__(self, prompt_estimate: int = 0) -> None:
+        self.prompt_estimate = prompt_estimate
         self.content = ""
         self.reasoning = ""
         self.tool_calls: list[dict[str, Any]] = []
@@ -36,20 +37,30 @@ class NDJSONPassthrough:
         error = item.get("error")
         if error is not None:
             raise PassthroughError(str(error)[:300])
-        self.chunks_seen += 1
         if item.get("done") is True:
             self.done = True
             self.finish_reason = str(item.get("done_reason") or "stop")
             self._prompt_tokens = _count(item.get("prompt_eval_count"))
             self._completion_tokens = _count(item.get("eval_count"))
+        else:
+            # One token per line is how Ollama streams: what was relayed, should the line with
+            # the counts never come (usage_estimate).
+            self.chunks_seen += 1
         return [line]
 
+    @property
+    def usage_estimated(self) -> bool:
+        return not (self._prompt_tokens or self._completion_tokens)
+
     def usage(self) -> dict[str, int]:
-        completion = self._completion_tokens if self.done else self.chunks_seen
+        if self.usage_estimated:
+            prompt, completion = self.prompt_estimate, self.chunks_seen
+        else:
+            prompt, completion = self._prompt_tokens, self._completion_tokens
         return {
-            "prompt_tokens": self._prompt_tokens,
+            "prompt_tokens": prompt,
             "completion_tokens": completion,
-            "total_tokens": self._prompt_tokens + completion,
+            "total_tokens": prompt + completion,
         }
 
 

@@ -29,6 +29,7 @@ from functions.chat.ollama.schemas import (
     GenerateRequest,
     ShowRequest,
 )
+from functions.chat.translate import usage_estimate
 from functions.chat.translate.shared_gpu import GpuLimits, OperatorChoice, guard
 from stratus.auth import Principal
 from stratus.errors import ModelNotFoundError, StratusError, UpstreamError
@@ -46,6 +47,16 @@ class _Counted(msgspec.Struct):
 
 
 _decode_count = msgspec.json.Decoder(_Counted).decode
+
+
+def _prompt_estimate(request: ChatRequest | GenerateRequest) -> int:
+    """The prompt's size, should the host's own count never come (a stop, a hang-up)."""
+    if isinstance(request, ChatRequest):
+        return usage_estimate.prompt_tokens(
+            (m.content for m in request.messages), len(request.messages)
+        )
+    texts = (request.system or "", request.prompt or "", request.suffix or "")
+    return usage_estimate.prompt_tokens(texts, 1)
 
 
 class OllamaProxy:
@@ -162,7 +173,7 @@ class OllamaProxy:
                 choice=choice,
                 path=path,
                 body=_encode(forwarded),
-                translator=NDJSONPassthrough(),
+                translator=NDJSONPassthrough(_prompt_estimate(request)),
                 wire=NDJSONWire() if stream else NDJSONWire(b"application/json"),
                 model_name=choice.model.id,
                 stream=True,  # the relay writes the single non-streamed line as it comes

@@ -15,10 +15,12 @@ from msgspec import UNSET, Struct, UnsetType
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
 
 
-class Usage(Struct, forbid_unknown_fields=True):
+class Usage(Struct, forbid_unknown_fields=True, omit_defaults=True):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    # Present (true) when the upstream never counted them: estimated from what was relayed.
+    estimated: bool | None = None
 
 
 class ResponseFunctionCall(Struct, forbid_unknown_fields=True):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from functions.chat.translate import errors
+from functions.chat.translate import errors, usage_estimate
 from stratus.errors import StratusError
 
 CHUNK_OBJECT = "chat.completion.chunk"
@@ -63,6 +63,11 @@ class ChatStream:
         self._reasoning: list[str] = []
         self._started = False
         self._received = 0
+        # For an answer cut off before the upstream counted it (usage_estimate): the prompt's
+        # size (set by the engine) and what was relayed.
+        self.prompt_estimate = 0
+        self._relayed_chunks = 0
+        self._relayed_chars = 0
 
     @property
     def content(self) -> str:
@@ -82,11 +87,20 @@ class ChatStream:
         """Whether a chunk has gone out (so an error now must be an event, not a status)."""
         return self._started
 
+    @property
+    def usage_estimated(self) -> bool:
+        """True until the upstream reported its counts (its last line, or a usage event)."""
+        return not (self.prompt_tokens or self.completion_tokens)
+
     def usage(self) -> dict[str, int]:
+        prompt, completion = self.prompt_tokens, self.completion_tokens
+        if self.usage_estimated:
+            prompt = self.prompt_estimate
+            completion = usage_estimate.completion_tokens(self._relayed_chunks, self._relayed_chars)
         return {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
         }
 
     def closing_chunk(self, finish_reason: str = "stop") -> dict[str, Any]:
@@ -104,6 +118,8 @@ class ChatStream:
             raise errors.answer_too_large(self.max_response_bytes)
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+        if delta:
+            self._count(delta)
         if not self._started:
             self._started = True
             delta = {"role": "assistant", **delta} if delta else dict(_FIRST_DELTA)
@@ -120,6 +136,24 @@ class ChatStream:
             chunk["sources"] = self.sources
         return chunk
 
+    def _count(self, delta: dict[str, Any]) -> None:
+        chars = len(delta.get("content") or "") + len(delta.get("reasoning_content") or "")
+        for call in delta.get("tool_calls") or ():
+            function = call.get("function") or {}
+            chars += len(function.get("name") or "") + len(function.get("arguments") or "")
+        if chars:
+            self._relayed_chunks += 1
+            self._relayed_chars += chars
+
+
+def usage_of(stream: Any) -> dict[str, Any]:
+    """The usage object a client sees: OpenAI's counts, with ``estimated: true`` when the
+    upstream never reported them (usage_estimate)."""
+    usage: dict[str, Any] = stream.usage()
+    if getattr(stream, "usage_estimated", False):
+        usage["estimated"] = True
+    return usage
+
 
 def usage_chunk(stream: ChatStream) -> dict[str, Any]:
     """The chunk ``stream_options.include_usage`` adds just before ``[DONE]``."""
@@ -129,7 +163,7 @@ def usage_chunk(stream: ChatStream) -> dict[str, Any]:
         "created": stream.created,
         "model": stream.model,
         "choices": [],
-        "usage": stream.usage(),
+        "usage": usage_of(stream),
     }
 
 
@@ -157,7 +191,7 @@ def completion_object(stream: ChatStream, *, finish_reason: str | None = None) -
                 "finish_reason": finish_reason or stream.finish_reason or "stop",
             }
         ],
-        "usage": stream.usage(),
+        "usage": usage_of(stream),
         **({"sources": stream.sources} if stream.sources is not None else {}),
     }
 
