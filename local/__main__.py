@@ -38,6 +38,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="start the deterministic Ollama emulator (ignored when OLLAMA_BASE_URL is set)",
     )
     parser.add_argument(
+        "--model-host-idle-seconds",
+        type=float,
+        metavar="N",
+        help="with --emulate-model-host: the emulator sleeps after N seconds without inference "
+        "and the next inference request wakes it (scale-to-zero, as the GPU host in AWS)",
+    )
+    parser.add_argument(
+        "--model-host-boot-seconds",
+        type=float,
+        default=5.0,
+        metavar="B",
+        help="with --model-host-idle-seconds: the simulated boot of a wake (default 5)",
+    )
+    parser.add_argument(
         "--lambda-mode",
         action="store_true",
         help="serve auth and rag through their real Mangum handlers, like sam local start-api",
@@ -74,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         emulate_model_host=args.emulate_model_host,
         lambda_mode=args.lambda_mode,
+        model_host_idle_seconds=args.model_host_idle_seconds,
+        model_host_boot_seconds=args.model_host_boot_seconds,
     )
     return run(options)
 

@@ -33,6 +33,9 @@ class StackOptions:
     port: int
     emulate_model_host: bool
     lambda_mode: bool
+    # Scale-to-zero for the emulated host (local/model_host_supervisor.py); None: always on.
+    model_host_idle_seconds: float | None = None
+    model_host_boot_seconds: float = 5.0
 
 
 def _set_default(name: str, value: str) -> None:
@@ -98,6 +101,32 @@ def _run(options: StackOptions) -> None:
             facts.notes.append(
                 "--emulate-model-host ignored: OLLAMA_BASE_URL is set and a real host always wins"
             )
+        elif options.emulate_model_host and options.model_host_idle_seconds is not None:
+            port, control = free_port(), free_port()
+            emulator = children.start(
+                "model-host supervisor",
+                [
+                    "-m",
+                    "local.model_host_supervisor",
+                    "--port",
+                    str(port),
+                    "--control-port",
+                    str(control),
+                    "--idle-seconds",
+                    str(options.model_host_idle_seconds),
+                    "--boot-seconds",
+                    str(options.model_host_boot_seconds),
+                ],
+                f"http://127.0.0.1:{control}",
+            )
+            os.environ["OLLAMA_BASE_URL"] = f"http://127.0.0.1:{port}"
+            os.environ["STRATUS_MODEL_HOST_SUPERVISOR_URL"] = emulator.url
+            facts.emulated_model_host = True
+            facts.notes.append(
+                f"the emulated model host sleeps after {options.model_host_idle_seconds:g} s "
+                f"without inference; the next request wakes it "
+                f"({options.model_host_boot_seconds:g} s)"
+            )
         elif options.emulate_model_host:
             port = free_port()
             emulator = children.start(
@@ -118,7 +147,9 @@ def _run(options: StackOptions) -> None:
 
         create_table()
         if emulator:
-            url = emulator.url + "/api/version"
+            # The emulator answers /api/version; the supervisor's control API answers /state.
+            supervised = options.model_host_idle_seconds is not None
+            url = emulator.url + ("/state" if supervised else "/api/version")
             wait_until(http_ok(url), timeout=30, what="the emulator", child=emulator)
 
         facts.model_host_url = os.environ.get("OLLAMA_BASE_URL", "http://localhost:11434")

@@ -48,12 +48,17 @@ class EmulatorStats:
         self._recent: deque[RequestRecord] = deque(maxlen=history_limit)
         self._bodies: dict[str, deque[Any]] = {}
         self._images = 0
+        # When a model was last asked for anything (monotonic): what the supervisor's idle
+        # timer reads (local/model_host_supervisor.py).
+        self._last_inference = time.monotonic()
 
     # Recording, called by the server.
 
     def record_request(self, route: str, record: RequestRecord, *, management: bool) -> None:
         with self._changed:
             self._requests[route] += 1
+            if route.partition(" ")[2] in BODY_ROUTES:
+                self._last_inference = time.monotonic()
             if management:
                 self._management[route] += 1
             self._recent.append(record)
@@ -132,6 +137,11 @@ class EmulatorStats:
         """Images that arrived on chat requests (Ollama `images`, or `/v1` image parts)."""
         with self._changed:
             return self._images
+
+    @property
+    def seconds_since_inference(self) -> float:
+        with self._changed:
+            return time.monotonic() - self._last_inference
 
     @property
     def recent_requests(self) -> list[RequestRecord]:

@@ -100,7 +100,12 @@ async def test_one_generation_line_with_its_facts_and_one_metrics_record(
     assert line["level"] == "INFO"
     assert line["correlation_id"] == response.headers["x-request-id"]
 
-    (record,) = emf_records(process)
+    records = emf_records(process)
+    # The model host's own count, by service only (what the GPU's idle alarm sums).
+    (host,) = [r for r in records if "ModelHostRequests" in r]
+    assert host["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]]
+    assert host["ModelHostRequests"] == [1.0]
+    (record,) = [r for r in records if "model" in r]
     (directive,) = record["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == "StratusTest"
     assert directive["Dimensions"] == [["model"]]
@@ -159,7 +164,8 @@ async def test_every_ending_is_counted_under_its_own_metric(
     # STRATUS_RATE_LIMIT_RPM is 3 in this process: the third request is the last allowed.
     assert (await post(process, user, chat_body("ok"))).status_code == 200
     assert (await post(process, user, chat_body("over"))).status_code == 429
-    wait_for_lines(process, 4, kind="emf")
+    # Three generations, the refusal, and ModelHostRequests for each request sent upstream.
+    wait_for_lines(process, 7, kind="emf")
 
     statuses = [line["status"] for line in generation_lines(process)]
     assert statuses == ["error", "cancelled", "complete"]
@@ -173,4 +179,7 @@ async def test_every_ending_is_counted_under_its_own_metric(
     assert limit["LimitHits"] == [1.0]
     assert limit["model"] == "emulator-chat"
     assert limit["limit"] == "requests"
-    assert all(record["model"] == "emulator-chat" for record in emf_records(process))
+    per_model = [r for r in emf_records(process) if "ModelHostRequests" not in r]
+    assert all(record["model"] == "emulator-chat" for record in per_model)
+    # The refused request never reached the model host.
+    assert sum("ModelHostRequests" in r for r in emf_records(process)) == 3

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -25,6 +25,7 @@ from functions.chat.generation.answer import Answer
 from functions.chat.generation.outcome import FINISH_REASON, Ending, Outcome
 from functions.chat.generation.registry import Admission, GenerationRegistry
 from functions.chat.generation.wire import Wire
+from stratus.errors import StratusError
 from stratus.modelhost.lines import StreamLimitError, UpstreamClosedError, UpstreamLines
 from stratus.observability import get_logger
 from stratus.settings import ChatSettings
@@ -45,6 +46,7 @@ class ChunkTranslator(Protocol):
     tool_calls: list[dict[str, Any]]
     finish_reason: str | None
     done: bool
+    prompt_estimate: int
     # The counts were estimated from what was relayed: the upstream never reported them.
     usage_estimated: bool
 
@@ -96,15 +98,29 @@ class Reporter(Protocol):
     ) -> None: ...
 
 
+@dataclass
+class PendingHost:
+    """A model host that is waking (scale-to-zero). The stream starts at once; the relay holds
+    it with heartbeats (SSE comments, at least every ``heartbeat_seconds``) until the host
+    answers or the hold ends, then opens the upstream and relays as usual."""
+
+    wait_awake: Callable[[], Coroutine[Any, Any, bool]]
+    open: Callable[[], Awaitable[tuple[aiohttp.ClientResponse, UpstreamLines]]]
+    heartbeat_seconds: float
+    # Applied once the upstream has the prompt: a stop while held costs nothing.
+    prompt_estimate: int
+
+
 class GenerationResponse(Answer):
-    """An ASGI response: the handler has already opened the upstream and been admitted."""
+    """An ASGI response: the handler has been admitted and opened the upstream, or is waiting
+    for a model host that wakes (``pending``)."""
 
     def __init__(
         self,
         ctx: GenerationContext,
         translator: ChunkTranslator,
-        upstream: aiohttp.ClientResponse,
-        lines: UpstreamLines,
+        upstream: aiohttp.ClientResponse | None,
+        lines: UpstreamLines | None,
         resources: AsyncExitStack,
         *,
         registry: GenerationRegistry,
@@ -113,11 +129,13 @@ class GenerationResponse(Answer):
         settings: ChatSettings,
         extra_headers: list[tuple[bytes, bytes]],
         wire: Wire,
+        pending: PendingHost | None = None,
     ) -> None:
         self.ctx = ctx
         self.translator = translator
         self.upstream = upstream
         self.lines = lines
+        self.pending = pending
         self.resources = resources
         self.registry = registry
         self.persistence = persistence
@@ -178,10 +196,16 @@ class GenerationResponse(Answer):
             for task in pending:
                 task.cancel()
             # Closing the connection is what stops the model on the GPU.
-            self.upstream.close()
+            if self.upstream is not None:
+                self.upstream.close()
             await asyncio.gather(*pending, return_exceptions=True)
 
     async def _relay(self) -> Outcome:
+        if self.lines is None:
+            failed = await self._wait_for_host()
+            if failed is not None:
+                return failed
+        assert self.lines is not None
         ctx, translator = self.ctx, self.translator
         openai = ctx.upstream_kind == "openai"
         loop = asyncio.get_running_loop()
@@ -226,6 +250,33 @@ class GenerationResponse(Answer):
         return Outcome(
             Ending.ERROR, "The model host ended the answer without finishing it.", "upstream_error"
         )
+
+    async def _wait_for_host(self) -> Outcome | None:
+        """Hold the started stream while the model host wakes; None once the upstream is open.
+        A stop or a hang-up meanwhile ends this task like any relay (nothing half-made)."""
+        pending = self.pending
+        assert pending is not None
+        waiting = asyncio.create_task(pending.wait_awake())
+        try:
+            while True:
+                await self._emit(self.wire.heartbeat)
+                done, _ = await asyncio.wait({waiting}, timeout=pending.heartbeat_seconds)
+                if done:
+                    break
+        finally:
+            waiting.cancel()  # the wake itself goes on for the other requests that wait
+        if waiting.cancelled() or not waiting.result():
+            return Outcome(
+                Ending.ERROR,
+                "The model host did not start in time; try again shortly.",
+                "model_host_starting",
+            )
+        try:
+            self.upstream, self.lines = await pending.open()
+        except StratusError as exc:
+            return Outcome(Ending.ERROR, exc.message, exc.code or "upstream_error")
+        self.translator.prompt_estimate = pending.prompt_estimate
+        return None
 
     async def _watch_stop(self) -> None:
         ctx = self.ctx

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ from functions.chat.generation.registry import Admission, GenerationRegistry, re
 from functions.chat.generation.relay import (
     GenerationContext,
     GenerationResponse,
+    PendingHost,
     Persistence,
     Reporter,
     Turn,
@@ -54,9 +56,10 @@ from stratus.errors import (
     ServiceUnavailableError,
     StratusError,
 )
-from stratus.modelhost import ModelChoice, ModelHost, get_model_host
+from stratus.modelhost import ModelChoice, ModelHost, get_model_host, host_metrics
 from stratus.modelhost.http import UNAVAILABLE_RETRY_AFTER
 from stratus.modelhost.lines import LineLimits, StreamLimitError, UpstreamClosedError, UpstreamLines
+from stratus.modelhost.waker import Waker
 from stratus.observability import get_logger
 from stratus.settings import ChatSettings, model_host_settings
 
@@ -182,6 +185,7 @@ class GenerationService:
         resources = AsyncExitStack()
 
         async def open_upstream() -> tuple[aiohttp.ClientResponse, UpstreamLines]:
+            host_metrics.inference_request()
             upstream = await resources.enter_async_context(
                 host.http.open(
                     spec.choice.upstream,
@@ -193,6 +197,7 @@ class GenerationService:
             )
             return upstream, await self._first_lines(upstream, spec)
 
+        pending = None
         try:
             admission = await admitting
             if not admission.allowed:
@@ -200,7 +205,25 @@ class GenerationService:
                 refused = refusal(admission)
                 self.refusals.remember(spec.principal.user_id, refused)
                 raise refused
-            upstream, lines = await open_upstream()
+            # Admitted: from here on this request may wake a sleeping host (matrix row 36).
+            waker = host.waker_for(spec.choice.upstream)
+            holds_stream = waker is not None and spec.stream and bool(spec.wire.heartbeat)
+            if waker is not None and waker.waking and holds_stream:
+                upstream, lines = None, None
+                pending = self._pending(host, waker, spec, open_upstream)
+            else:
+                try:
+                    upstream, lines = await open_upstream()
+                except ModelHostUnavailableError:
+                    await resources.aclose()
+                    if waker is None or await waker.hold_state() is None:
+                        raise
+                    if holds_stream:
+                        upstream, lines = None, None
+                        pending = self._pending(host, waker, spec, open_upstream)
+                    else:
+                        await host.hold(waker, host.host_settings.hold_seconds)
+                        upstream, lines = await open_upstream()
         except BaseException as exc:
             await resources.aclose()
             await self._abandon(spec, exc)
@@ -231,6 +254,26 @@ class GenerationService:
             settings=self.settings,
             extra_headers=_headers(spec.task_id, spec.turn),
             wire=spec.wire,
+            pending=pending,
+        )
+
+    @staticmethod
+    def _pending(
+        host: ModelHost,
+        waker: Waker,
+        spec: Launch,
+        open_upstream: Callable[[], Awaitable[tuple[aiohttp.ClientResponse, UpstreamLines]]],
+    ) -> PendingHost:
+        """A streamed completion for a host that wakes: the stream starts now and is held
+        (``STRATUS_MODEL_HOST_WAKE_HOLD_SECONDS``); its prompt costs nothing until it is sent."""
+        settings = host.host_settings
+        estimate = spec.translator.prompt_estimate
+        spec.translator.prompt_estimate = 0
+        return PendingHost(
+            wait_awake=lambda: waker.wait_awake(settings.wake_hold_seconds),
+            open=open_upstream,
+            heartbeat_seconds=settings.heartbeat_seconds,
+            prompt_estimate=estimate,
         )
 
     def _translate(

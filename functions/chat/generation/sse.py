@@ -10,6 +10,8 @@ import msgspec
 _encode = msgspec.json.Encoder().encode
 
 DONE = b"data: [DONE]\n\n"
+# An SSE comment: clients skip it, proxies see bytes (scale-to-zero's hold, SCALE-TO-ZERO).
+HOST_STARTING = b": model host starting\n\n"
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),

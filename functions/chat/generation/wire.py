@@ -18,6 +18,8 @@ _encode = msgspec.json.Encoder().encode
 
 class Wire(Protocol):
     headers: list[tuple[bytes, bytes]]
+    # What keeps a stream alive while the model host wakes; b"" where the format has no comments.
+    heartbeat: bytes
 
     def encode(self, chunks: list[Any]) -> bytes: ...
     def error(self, message: str, code: str | None) -> bytes: ...
@@ -30,6 +32,7 @@ class SSEWire:
     ``data: {"error": ...}`` event without ``[DONE]`` on failure (the official SDK raises)."""
 
     headers = sse.HEADERS
+    heartbeat = sse.HOST_STARTING
 
     def encode(self, chunks: list[Any]) -> bytes:
         return sse.events(chunks)
@@ -51,6 +54,8 @@ class SSEWire:
 
 class NDJSONWire:
     """Ollama's own lines, relayed as they came; our own errors as Ollama's ``{"error": ...}``."""
+
+    heartbeat = b""
 
     def __init__(self, content_type: bytes = b"application/x-ndjson") -> None:
         # A non-streamed Ollama answer is one JSON line: the same relay, another media type.

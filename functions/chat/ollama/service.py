@@ -33,7 +33,7 @@ from functions.chat.translate import usage_estimate
 from functions.chat.translate.shared_gpu import GpuLimits, OperatorChoice, guard
 from stratus.auth import Principal
 from stratus.errors import ModelNotFoundError, StratusError, UpstreamError
-from stratus.modelhost import ModelChoice, ModelHost, get_model_host
+from stratus.modelhost import ModelChoice, ModelHost, get_model_host, host_metrics
 from stratus.modelhost.catalog import allowed
 from stratus.settings import ChatSettings
 
@@ -103,6 +103,8 @@ class OllamaProxy:
             and allowed(entry["name"], principal, patterns)
         ]
         if not running and answers and all(isinstance(a, StratusError) for a in answers):
+            if await host.sleep_state() is not None:
+                return {"models": []}  # a sleeping host has nothing loaded
             first = answers[0]
             assert isinstance(first, StratusError)
             raise first
@@ -142,12 +144,16 @@ class OllamaProxy:
         host = await get_model_host()
         forwarded = self._forwarded(host, principal, choice, request)
         async with metered(self.registry, self.settings, principal, choice.model.id) as meter:
-            raw = await host.http.read(
+            host_metrics.inference_request()
+            raw = await host.awake(
                 choice.upstream,
-                "POST",
-                path,
-                _encode(forwarded),
-                max_bytes=self.settings.max_response_bytes,
+                lambda: host.http.read(
+                    choice.upstream,
+                    "POST",
+                    path,
+                    _encode(forwarded),
+                    max_bytes=self.settings.max_response_bytes,
+                ),
             )
             try:
                 meter.tokens = _decode_count(raw).prompt_eval_count or 0

@@ -36,6 +36,7 @@ from functions.rag.ingest.splitter import split_text
 from functions.rag.ingest.text_extract import extract_text
 from functions.rag.ingest.zipguard import check_zip
 from stratus.errors import (
+    ModelHostStartingError,
     ModelNotFoundError,
     NotFoundError,
     PayloadTooLargeError,
@@ -44,7 +45,7 @@ from stratus.errors import (
 )
 from stratus.observability import get_logger, get_metrics
 from stratus.retrieval.embedding import EmbeddingMismatchError, ModelHostEmbedder, get_embedder
-from stratus.settings import RagSettings
+from stratus.settings import RagSettings, model_host_settings
 from stratus.storage import ObjectStore
 
 Status = Literal["ready", "failed", "pending", "skipped"]
@@ -139,7 +140,7 @@ class Ingestor:
         chunks = split_text(text, settings.chunk_size, settings.chunk_overlap)
         if not chunks:
             raise IngestError("The file contains no text to index.")
-        vectors = await embedder.embed([chunk.text for chunk in chunks])
+        vectors = await _embed_when_awake(embedder, [chunk.text for chunk in chunks])
         ready = ReadyFile(
             kind=kind.kind,
             content_type=kind.content_type,
@@ -170,7 +171,8 @@ class Ingestor:
         retry_transient: bool,
     ) -> IngestOutcome:
         reason, permanent = describe_failure(error)
-        retry = retry_transient and not permanent
+        # A model host that did not wake in time is asleep, not broken: the file waits.
+        retry = (retry_transient or isinstance(error, ModelHostStartingError)) and not permanent
         if retry and claimed.attempt >= self.settings.ingest_max_attempts:
             retry = False
             reason = f"{reason} Gave up after {claimed.attempt} attempts."
@@ -193,6 +195,28 @@ class Ingestor:
         )
         _record(outcome)
         return outcome
+
+
+async def _embed_when_awake(embedder: ModelHostEmbedder, texts: list[str]) -> list[list[float]]:
+    """The first batch wakes a sleeping model host (scale-to-zero); ingestion then waits for
+    it, retrying with backoff up to ``STRATUS_MODEL_HOST_WAKE_HOLD_SECONDS``, so the file stays
+    ``processing`` instead of failing because the host was asleep."""
+    from tenacity import (
+        AsyncRetrying,
+        retry_if_exception_type,
+        stop_after_delay,
+        wait_exponential,
+    )
+
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(ModelHostStartingError),
+        wait=wait_exponential(multiplier=1, max=30),
+        stop=stop_after_delay(model_host_settings().wake_hold_seconds),
+        reraise=True,
+    ):
+        with attempt:
+            return await embedder.embed(texts)
+    raise AssertionError("unreachable: tenacity re-raises the last error")
 
 
 def describe_failure(error: Exception) -> tuple[str, bool]:

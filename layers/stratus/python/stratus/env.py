@@ -48,7 +48,9 @@ class EnvReader:
             raise ConfigError(f"{name} must be at least {minimum}")
         return parsed
 
-    def number(self, name: str, default: float, *, minimum: float = 0.0) -> float:
+    def number(
+        self, name: str, default: float, *, minimum: float = 0.0, maximum: float | None = None
+    ) -> float:
         value = self.raw(name)
         if not value:
             return default
@@ -58,6 +60,8 @@ class EnvReader:
             raise ConfigError(f"{name} must be a number") from None
         if parsed < minimum:
             raise ConfigError(f"{name} must be at least {minimum}")
+        if maximum is not None and parsed > maximum:
+            raise ConfigError(f"{name} must be at most {maximum}")
         return parsed
 
     def items(

@@ -109,6 +109,12 @@ class ModelHostUnavailableError(ServiceUnavailableError):
     code = "model_host_unavailable"
 
 
+class ModelHostStartingError(ServiceUnavailableError):
+    """The model host sleeps or is waking (scale-to-zero), and did not answer within the hold."""
+
+    code = "model_host_starting"
+
+
 class ConfigError(StratusError):
     """The process is misconfigured. Raised on first use of a settings section."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from stratus.lifecycle import Resource
 from stratus.settings import web_settings
-from stratus.web.health import ReadinessCheck
+from stratus.web.health import DependencyState, ReadinessCheck
 
 
 async def _postgres() -> None:
@@ -35,9 +35,25 @@ async def _storage() -> None:
 
 
 async def _model_host() -> None:
+    """The host's version; a host that sleeps or wakes (scale-to-zero) is ``asleep`` or
+    ``starting``, which makes the service degraded, not down."""
+    import asyncio
+
+    from stratus.errors import ModelHostUnavailableError
     from stratus.modelhost import get_model_host
 
-    await (await get_model_host()).version()
+    host = await get_model_host()
+    if host.waker is not None and host.waker.waking:
+        raise DependencyState("starting")
+    try:
+        # Half the budget, so that the controller can still be asked within it.
+        async with asyncio.timeout(web_settings().readiness_timeout / 2):
+            await host.version()
+    except (ModelHostUnavailableError, TimeoutError):
+        state = await host.sleep_state()
+        if state is not None:
+            raise DependencyState(state.value) from None
+        raise
 
 
 async def _prepare_postgres() -> None:

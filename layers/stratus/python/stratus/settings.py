@@ -171,6 +171,14 @@ class ModelHostSettings:
     connect_timeout: float
     read_timeout: float
     idle_timeout: float
+    # Scale-to-zero (stratus.modelhost.waker): what wakes the Ollama hosts, and how long
+    # requests are held while they wake.
+    asg_name: str | None
+    supervisor_url: str | None
+    wake_hold_seconds: float
+    hold_seconds: float
+    heartbeat_seconds: float
+    wake_poll_seconds: float
 
     @property
     def ollama_base_url(self) -> str:
@@ -205,6 +213,21 @@ class ModelHostSettings:
             connect_timeout=env.number("STRATUS_MODEL_CONNECT_TIMEOUT", 3.0, minimum=0.05),
             read_timeout=env.number("STRATUS_MODEL_READ_TIMEOUT", 120.0, minimum=0.05),
             idle_timeout=env.number("STRATUS_MODEL_IDLE_TIMEOUT", 30.0, minimum=0.0),
+            asg_name=env.optional("STRATUS_MODEL_HOST_ASG_NAME"),
+            supervisor_url=_check_http_url(
+                "STRATUS_MODEL_HOST_SUPERVISOR_URL", env.text("STRATUS_MODEL_HOST_SUPERVISOR_URL")
+            )
+            if env.optional("STRATUS_MODEL_HOST_SUPERVISOR_URL")
+            else None,
+            wake_hold_seconds=env.number(
+                "STRATUS_MODEL_HOST_WAKE_HOLD_SECONDS", 300.0, minimum=1.0
+            ),
+            hold_seconds=env.number("STRATUS_MODEL_HOST_HOLD_SECONDS", 25.0, minimum=0.0),
+            # SSE comments keep API Gateway, CloudFront and proxies from timing a held stream out.
+            heartbeat_seconds=env.number(
+                "STRATUS_MODEL_HOST_HEARTBEAT_SECONDS", 5.0, minimum=0.05, maximum=10.0
+            ),
+            wake_poll_seconds=env.number("STRATUS_MODEL_HOST_WAKE_POLL_SECONDS", 1.0, minimum=0.05),
         )
 
 

@@ -70,8 +70,11 @@ class ModelCatalog:
         upstreams: Sequence[Upstream],
         settings: ChatSettings,
         clock: Callable[[], float] = time.monotonic,
+        waking: Callable[[Upstream], bool] = lambda upstream: False,
     ) -> None:
         self._upstreams = tuple(upstreams)
+        # A host known to be waking (scale-to-zero) is not asked: its last list is used.
+        self._waking = waking
         self._settings = settings
         self._clock = clock
         self._models: dict[str, CatalogModel] = {}
@@ -124,6 +127,8 @@ class ModelCatalog:
     async def _list(self, http: UpstreamHTTP, upstream: Upstream) -> list[CatalogModel]:
         build = _from_ollama if upstream.kind == "ollama" else _from_openai
         try:
+            if self._waking(upstream):
+                raise ModelHostUnavailableError("The model host is waking.")
             async with asyncio.timeout(_LIST_TIMEOUT):
                 if upstream.kind == "ollama":
                     entries = [_trim(e, _OLLAMA_FIELDS) for e in await ollama.tags(http, upstream)]

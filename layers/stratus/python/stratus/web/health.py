@@ -2,9 +2,11 @@
 
 Readiness runs the probes concurrently, each under a short timeout, and reports the state and
 latency of each: ``ok``, ``down`` (it answered with an error) or ``timeout`` (no answer within
-``STRATUS_READINESS_TIMEOUT``). Any required dependency not ``ok`` gives 503; the model host only
-makes the service "degraded", because sign-in and accounts still work without it. ``/readyz`` is
-public, so the body never carries an exception's class or message: those go to the log.
+``STRATUS_READINESS_TIMEOUT``), or a state of the dependency's own (``DependencyState``: a model
+host that sleeps is ``asleep`` or ``starting``). Any required dependency not ``ok`` gives 503;
+the model host only makes the service "degraded", because sign-in and accounts still work
+without it. ``/readyz`` is public, so the body never carries an exception's class or message:
+those go to the log.
 """
 
 from __future__ import annotations
@@ -26,6 +28,15 @@ from stratus.settings import web_settings
 from stratus.web.access import Access, access
 
 
+class DependencyState(Exception):  # noqa: N818: a state a probe reports, not an error
+    """A dependency that is neither ok nor failing, in its probe's own word: a model host that
+    sleeps or is waking (scale-to-zero) is ``asleep`` or ``starting``."""
+
+    def __init__(self, state: str) -> None:
+        super().__init__(state)
+        self.state = state
+
+
 @dataclass(frozen=True, slots=True)
 class ReadinessCheck:
     """A dependency a function declares: its probe, and the client or pool it uses, which the
@@ -42,6 +53,8 @@ async def _run(check: ReadinessCheck, budget_seconds: float) -> dict[str, Any]:
     try:
         await asyncio.wait_for(check.probe(), budget_seconds)
         status = "ok"
+    except DependencyState as exc:
+        status = exc.state
     except TimeoutError:
         status = "timeout"
         get_logger().warning("readiness probe timed out", extra={"dependency": check.name})
