@@ -151,11 +151,32 @@ def _run(options: StackOptions) -> None:
             supervised = options.model_host_idle_seconds is not None
             url = emulator.url + ("/state" if supervised else "/api/version")
             wait_until(http_ok(url), timeout=30, what="the emulator", child=emulator)
+            if supervised:
+                _learn_models()
 
         facts.model_host_url = os.environ.get("OLLAMA_BASE_URL", "http://localhost:11434")
         facts.model_host_status = probe_model_host(facts.model_host_url)
         facts.notes.extend(f"{c.name} log: {c.log_path}" for c in children.running)
         _StackServer(_build_app(options), options, facts, started).run()
+
+
+def _learn_models() -> None:
+    """A supervised emulator may fall asleep before anyone asks for a model: list its models now,
+    through the app's own catalog, so that every instance knows them while it sleeps."""
+    import asyncio
+
+    async def learn() -> None:
+        from stratus.db import close_pool
+        from stratus.modelhost import close_model_host, get_model_host
+
+        host = await get_model_host()
+        try:
+            await host.catalog.models(host.http, refresh=True)
+        finally:
+            await close_model_host()
+            await close_pool()
+
+    asyncio.run(learn())
 
 
 def _emulated_aws_env(endpoint: str) -> dict[str, str]:

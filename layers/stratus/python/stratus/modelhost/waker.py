@@ -32,8 +32,8 @@ from stratus.settings import ModelHostSettings
 
 LEASE_PK = "model-host#wake"
 WOKEN_PK = "model-host#woken"
-# Long enough for the winner's wake call; after it, the controller's own state says "starting".
-LEASE_SECONDS = 60
+# Held from the wake call until the host answers; expires by itself if its holder dies.
+LEASE_SECONDS = 300
 # How often the controller's state is read while waiting (its API is rate-limited).
 _STATE_EVERY = 5.0
 
@@ -104,11 +104,18 @@ class Waker:
                     host_metrics.record(
                         "ModelHostWakeSeconds", self._clock() - woke_at, MetricUnit.Seconds
                     )
+                    # Awake: the next sleep may be woken again at once.
+                    await self._release_lease()
                 return True
             if self._clock() >= next_state_check:
                 next_state_check = self._clock() + _STATE_EVERY
-                if await self._asleep() and await self._take_lease():
-                    woke_at = await self._wake()
+                if woke_at is None and await self._asleep() and await self._take_lease():
+                    # Asleep when read, but another instance may have woken it since: read
+                    # again now that this one holds the lease (double-checked).
+                    if await self._asleep():
+                        woke_at = await self._wake()
+                    else:
+                        await self._release_lease()
             await asyncio.sleep(self.settings.wake_poll_seconds)
         get_logger().warning("the model host did not wake within the hold")
         return False
