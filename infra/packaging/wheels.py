@@ -25,6 +25,10 @@ class WheelMismatchError(RuntimeError):
     """A wheel or library in the layer would not load on the target runtime."""
 
 
+class WheelCacheError(RuntimeError):
+    """pip could not fill the wheel cache (no network, most often) or install from it."""
+
+
 @dataclass(frozen=True)
 class Pin:
     name: str
@@ -68,11 +72,29 @@ def _cached_wheel(cache: Path, pin: Pin, target: Target) -> Path | None:
 def download(requirements: Path, cache: Path, target: Target) -> None:
     """Fetch the wheels the cache lacks (the only step that needs the package index)."""
     cache.mkdir(parents=True, exist_ok=True)
-    missing = [pin for pin in read_pins(requirements) if _cached_wheel(cache, pin, target) is None]
+    pins = read_pins(requirements)
+    missing = [pin for pin in pins if _cached_wheel(cache, pin, target) is None]
     if not missing:
         return
+    print(
+        f"Downloading {len(missing)} wheels for {target.runtime} on {target.architecture}"
+        f" into {cache} (kept: later builds need no network)",
+        flush=True,
+    )
     command = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(cache)]
-    subprocess.run([*command, *_pip_target_options(target), *map(str, missing)], check=True)
+    result = _pip([*command, *_pip_target_options(target), *map(str, missing)])
+    if result.returncode != 0:
+        lacking = (
+            "is empty"
+            if len(missing) == len(pins)
+            else f"lacks {len(missing)} of its {len(pins)} wheels (first: {missing[0]})"
+        )
+        raise WheelCacheError(
+            f"the wheel cache {cache} {lacking} and pip could not download them"
+            f" ({_pip_error(result)}; no network?). Fill it by running make package once with"
+            " access to the package index (PyPI, or PIP_INDEX_URL's), or copy the folder from a"
+            " machine that has; later builds need no network"
+        )
 
 
 def install(requirements: Path, cache: Path, site: Path, target: Target) -> None:
@@ -80,9 +102,25 @@ def install(requirements: Path, cache: Path, site: Path, target: Target) -> None
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-index"]
     command += ["--find-links", str(cache), "--target", str(site), "--no-compile"]
     command += _pip_target_options(target)
-    subprocess.run([*command, "--requirement", str(requirements)], check=True)
+    result = _pip([*command, "--requirement", str(requirements)])
+    if result.returncode != 0:
+        raise WheelCacheError(
+            f"pip could not install the layer from the wheel cache {cache}"
+            f" ({_pip_error(result)}); delete the folder and run make package again"
+        )
     # Console scripts carry this machine's interpreter path, and Lambda never runs them.
     shutil.rmtree(site / "bin", ignore_errors=True)
+
+
+def _pip(command: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+def _pip_error(result: subprocess.CompletedProcess[str]) -> str:
+    """pip's first error line: what went wrong, without pip's advice and retries."""
+    lines = [line.strip() for line in (result.stderr + result.stdout).splitlines()]
+    errors = [line.removeprefix("ERROR: ") for line in lines if line.startswith("ERROR:")]
+    return (errors or [line for line in lines if line] or [f"exit {result.returncode}"])[0]
 
 
 def wheel_tags(dist_info: Path) -> set[Tag]:

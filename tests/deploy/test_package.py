@@ -31,6 +31,7 @@ from infra.packaging.build import (
 )
 from infra.packaging.target import LAMBDA, Target
 from infra.packaging.wheels import WheelMismatchError
+from local.children import free_port
 from tests.support.package import WHEEL_CACHE
 
 # The session-wide build (the `built` fixture) is in tests/support/package.py.
@@ -205,3 +206,42 @@ def test_target_for_this_machine_accepts_its_own_libraries(tmp_path: Path) -> No
     shutil.copy(_this_machines_extension(), site / "_cffi_backend.so")
     (tmp_path / "r.txt").write_text("cffi==2.1.1\n")
     wheels.verify(site, tmp_path / "r.txt", Target(machine="x86_64"))
+
+
+def _offline_pip_env() -> dict[str, str]:
+    """pip pointed at an index nothing answers on, with no other source of wheels."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    return {
+        **env,
+        "PIP_CONFIG_FILE": os.devnull,  # no extra index or find-links from the machine's config
+        "PIP_INDEX_URL": f"http://127.0.0.1:{free_port()}/simple/",
+        "PIP_RETRIES": "0",
+        "PIP_DEFAULT_TIMEOUT": "5",
+    }
+
+
+@pytest.mark.parametrize("cached", [0, 3], ids=["empty", "partial"])
+def test_package_without_network_says_the_wheel_cache_needs_filling(
+    tmp_path: Path, cached: int
+) -> None:
+    cache = tmp_path / "wheels"
+    cache.mkdir()
+    for wheel in sorted(CACHE.glob("*.whl"))[:cached]:  # a cache a build left half-filled
+        shutil.copy(wheel, cache)
+    command = ["-m", "infra.packaging", "--dist", str(tmp_path / "dist")]
+    result = subprocess.run(
+        [sys.executable, *command, "--wheel-cache", str(cache)],
+        cwd=REPO,
+        env=_offline_pip_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"make package failed: the wheel cache {cache} ")
+    pins = len(wheels.read_pins(REPO / "layers" / "deps" / "requirements.txt"))
+    assert ("is empty" if not cached else f"lacks {pins - cached} of its {pins} wheels") in lines[0]
+    assert "Fill it by running make package once with access to the package index" in lines[0]
