@@ -10,6 +10,8 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 # The functions run on Lambda's python3.12 (infra/packaging/target.py), the local stack on this
 # machine's 3.11: ruff and mypy check the code for both.
 LAMBDA_PYTHON := 3.12
+# Left out of the Lambda dependency layer on purpose (the file says why).
+LAYER_EXCLUDED := $(shell sed 's/\#.*//' layers/deps/excluded.txt)
 
 .DEFAULT_GOAL := help
 # Debian packages the tests run for real (tests/support/system_deps.py maps each to its program):
@@ -98,7 +100,10 @@ vendor: $(STAMP) ## Re-fetch the web client's pinned libraries through npm and c
 lock: $(STAMP) ## Re-pin dependencies after editing pyproject.toml (keeps existing pins)
 	$(BIN)/uv pip compile pyproject.toml --extra local --extra dev --python-version 3.11 \
 	  -o requirements/dev.lock --quiet
-	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 \
+	@# The layer's pins, for the runtime it ships to, less what it leaves out on purpose.
+	$(BIN)/uv pip compile pyproject.toml --python-version $(LAMBDA_PYTHON) \
+	  --python-platform aarch64-manylinux_2_34 \
+	  $(foreach name,$(LAYER_EXCLUDED),--no-emit-package $(name)) \
 	  -o layers/deps/requirements.txt --quiet
 	$(BIN)/uv pip compile requirements/checkov.in --python-version 3.11 \
 	  -o requirements/checkov.lock --quiet

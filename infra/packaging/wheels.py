@@ -52,6 +52,15 @@ def read_pins(requirements: Path) -> list[Pin]:
     return pins
 
 
+def read_excluded(requirements: Path) -> frozenset[str]:
+    """The distributions left out of the layer on purpose: ``excluded.txt`` beside the pins."""
+    path = requirements.with_name("excluded.txt")
+    if not path.exists():
+        return frozenset()
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return frozenset(canonicalize_name(line) for line in lines if line)
+
+
 def _pip_target_options(target: Target) -> list[str]:
     options = ["--only-binary=:all:", "--no-deps", "--implementation", "cp"]
     options += ["--python-version", f"{target.python[0]}.{target.python[1]}"]
@@ -146,6 +155,7 @@ def verify(site: Path, requirements: Path, target: Target) -> None:
     wanted = {pin.name: pin.version for pin in read_pins(requirements)}
     if installed != wanted:
         problems.append(f"installed {installed} differ from the pins {wanted}")
+    problems += unmet_requirements(site, target, read_excluded(requirements))
     for library in sorted(site.rglob("*.so*")):
         machine = _elf_machine(library)
         if machine is not None and machine != target.elf_machine:
@@ -154,6 +164,34 @@ def verify(site: Path, requirements: Path, target: Target) -> None:
             )
     if problems:
         raise WheelMismatchError("\n".join(problems))
+
+
+def unmet_requirements(site: Path, target: Target, excluded: frozenset[str]) -> list[str]:
+    """What an installed distribution requires on the target (its markers evaluated for the
+    target's Python and platform, no extras) that the layer lacks or has at a version outside
+    the range, except the distributions excluded on purpose."""
+    installed = {}
+    for dist_info in _dist_infos(site):
+        name, _, version = dist_info.name.removesuffix(".dist-info").partition("-")
+        installed[canonicalize_name(name)] = version
+    problems = []
+    for dist_info in _dist_infos(site):
+        metadata = dist_info / "METADATA"
+        if not metadata.exists():
+            continue
+        for line in HeaderParser().parsestr(metadata.read_text()).get_all("Requires-Dist", []):
+            requirement = Requirement(line)
+            if requirement.marker and not requirement.marker.evaluate(target.markers):
+                continue
+            name = canonicalize_name(requirement.name)
+            if name in excluded:
+                continue
+            have = installed.get(name)
+            if have is None:
+                problems.append(f"{dist_info.name} requires {requirement}: not in the layer")
+            elif not requirement.specifier.contains(have, prereleases=True):
+                problems.append(f"{dist_info.name} requires {requirement}: the layer has {have}")
+    return problems
 
 
 def _elf_machine(path: Path) -> int | None:
