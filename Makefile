@@ -24,15 +24,22 @@ SYSTEM_PACKAGES := nginx shellcheck chromium nodejs
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
+# Each step says what it does, and pip shows its own progress (a line per package, its
+# download bars): the first install takes minutes and must not look hung.
 $(STAMP): requirements/dev.lock pyproject.toml
+	@echo "==> venv 1/4: creating the virtualenv $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
+	@echo "==> venv 2/4: upgrading pip"
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements/dev.lock
+	@echo "==> venv 3/4: installing requirements/dev.lock (the first time: about 5 minutes)"
+	$(BIN)/python -m pip install --progress-bar on -r requirements/dev.lock
+	@echo "==> venv 4/4: putting the checkout on the virtualenv's import path"
 	@# The first-party code runs from the checkout: the repo root (functions/, local/, tests/)
 	@# and the shared layer's python/ folder, exactly as Lambda lays them out.
 	site=$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') && \
 	  printf '%s\n%s\n' "$(CURDIR)" "$(CURDIR)/layers/stratus/python" > "$$site/stratus-dev.pth"
 	touch $(STAMP)
+	@echo "==> venv ready: $(VENV)"
 
 venv: $(STAMP) ## Create the virtualenv and install the pinned dependencies
 
@@ -87,10 +94,13 @@ synth: package ## Write the CloudFormation template from dist/ into cdk.out/ (of
 	$(BIN)/python -m infra.cdk
 
 $(CHECKOV_STAMP): requirements/checkov.lock
+	@echo "==> checkov 1/2: creating its own virtualenv $(CHECKOV_VENV)"
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements/checkov.lock
+	@echo "==> checkov 2/2: installing requirements/checkov.lock (the first time: about a minute)"
+	$(CHECKOV_VENV)/bin/python -m pip install --progress-bar on -r requirements/checkov.lock
 	touch $(CHECKOV_STAMP)
+	@echo "==> checkov ready: $(CHECKOV_VENV)"
 
 checkov: $(CHECKOV_STAMP) ## Install checkov into its own environment (make test does)
 
