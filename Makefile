@@ -52,7 +52,7 @@ up-emulated: $(STAMP) ## Run the local stack with the model-host emulator
 up-lambda: $(STAMP) ## Run the local stack, serving auth and rag through their Lambda handlers
 	$(BIN)/python -m local --lambda-mode $(ARGS)
 
-backup: $(STAMP) ## Back up the local stack (Postgres dump + uploads) into backups/, running or not
+backup: $(STAMP) ## Back up the local stack (Postgres dump + uploads) into backups/; ARGS=--include-secret-key adds the signing key
 	$(BIN)/python -m local.backup create $(ARGS)
 
 restore: $(STAMP) ## Restore a backup into a fresh data dir: make restore ARCHIVE=backups/... [ARGS=--data-dir ...]
