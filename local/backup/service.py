@@ -51,13 +51,16 @@ def create_backup(data_dir: Path, output_dir: Path, *, include_secret_key: bool 
 def restore_backup(source: Path, data_dir: Path) -> dict[str, Any]:
     """Restore into a fresh data directory (or empty DATABASE_URL and UPLOAD_DIR).
 
-    Nothing is written to the target until the archive is checked whole and the database is
-    restored: both happen in a folder beside the target, which is then moved into place. A
-    failure at any point leaves the target as it was, so the next try starts clean.
+    Nothing is written until the archive is checked whole, and nothing to the target until the
+    database is restored: that happens in a folder beside the target, which is then moved into
+    place. A failure at any point leaves the target as it was, so the next try starts clean.
     """
     data_dir = data_dir.resolve()
     upload_dir = upload_dir_for(data_dir)
     _require_fresh(data_dir, upload_dir)
+    # A first pass writes nothing at all: a damaged archive is refused before any folder is
+    # made. The second pass, which unpacks, checks everything again as it goes.
+    archive.read_archive(source)
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{data_dir.name}.restoring-", dir=data_dir.parent))
     try:

@@ -273,9 +273,12 @@ def test_a_damaged_archive_is_refused_in_one_line_before_anything_is_written(
     archive = scratch / f"{kind}.tar.gz"
     archive.write_bytes(_damaged(kind, backups["plain"].read_bytes()))
     target = scratch / "restored"
+    before = scratch.stat().st_mtime_ns
     line = _refused(backup_cli("restore", str(archive), "--data-dir", str(target)), str(archive))
     assert "cannot be read" in line or "is damaged" in line, line
     _untouched(target)
+    # Not even a scratch folder was made beside the target (it would change the folder's mtime).
+    assert scratch.stat().st_mtime_ns == before
 
 
 def test_a_member_changed_under_its_checksum_is_refused(
@@ -285,11 +288,13 @@ def test_a_member_changed_under_its_checksum_is_refused(
     members["uploads/u1/notes.txt"] = b"not what was backed up\n"
     archive = _rewrite(scratch / "altered.tar.gz", members)
     target = scratch / "restored"
+    before = scratch.stat().st_mtime_ns
     _refused(
         backup_cli("restore", str(archive), "--data-dir", str(target)),
         "is damaged: the sha256 of uploads/u1/notes.txt differs from its manifest.json",
     )
     _untouched(target)
+    assert scratch.stat().st_mtime_ns == before  # checked before anything was written
 
 
 def test_a_truncated_dump_leaves_no_half_restored_database_and_a_retry_works(
