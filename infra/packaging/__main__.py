@@ -15,7 +15,7 @@ from infra.packaging.build import (
     size_table,
 )
 from infra.packaging.target import LAMBDA
-from infra.packaging.wheels import WheelMismatchError
+from infra.packaging.wheels import WheelCacheError, WheelMismatchError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Built for Lambda {LAMBDA.runtime} on {LAMBDA.architecture} in {args.dist}:")
         print(size_table(report))
         check_sizes(report, args.max_unzipped_bytes)
-    except (WheelMismatchError, PackageTooLargeError) as error:
+    except (WheelCacheError, WheelMismatchError, PackageTooLargeError) as error:
         print(f"make package failed: {error}", file=sys.stderr)
         return 1
     return 0

@@ -51,6 +51,22 @@ class Target:
         # manylinux2014 is the legacy name of manylinux_2_17.
         return [*perennial, f"manylinux2014_{self.machine}"]
 
+    @property
+    def markers(self) -> dict[str, str]:
+        """The environment markers (PEP 508) of the runtime, to read requirements as it would."""
+        version = f"{self.python[0]}.{self.python[1]}"
+        return {
+            "python_version": version,
+            "python_full_version": f"{version}.0",
+            "implementation_name": "cpython",
+            "platform_python_implementation": "CPython",
+            "platform_machine": self.machine,
+            "platform_system": "Linux",
+            "sys_platform": "linux",
+            "os_name": "posix",
+            "extra": "",
+        }
+
     @cached_property
     def supported_tags(self) -> frozenset[Tag]:
         return frozenset(

@@ -69,4 +69,11 @@ def require_empty(url: str) -> None:
 def _run(binary: Path, *args: str) -> None:
     result = subprocess.run([str(binary), *args], capture_output=True, text=True)
     if result.returncode != 0:
-        raise BackupError(f"{binary.name} failed: {result.stderr.strip()}")
+        raise BackupError(f"{binary.name} failed: {_first_error(result.stderr)}")
+
+
+def _first_error(stderr: str) -> str:
+    """The tool's first error line (pg_restore goes on to print a context), on one line."""
+    lines = [" ".join(line.split()) for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if "error:" in line or "FATAL" in line]
+    return (errors or lines or ["no message"])[0]

@@ -80,7 +80,9 @@ def layer_python() -> Path:
         base = getattr(sys, "_base_executable", sys.executable)
         subprocess.run([base, "-m", "venv", "--clear", str(venv)], check=True)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "-r", str(requirements)], check=True
+            # --no-deps: exactly the layer's pins, which leave some requirements out on purpose.
+            [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "-r", str(requirements)],
+            check=True,
         )
         (venv / ".installed").write_text(digest)
     return python

@@ -7,12 +7,16 @@ directory, THEN the rows and the files come back, and a used directory is refuse
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import os
 import subprocess
 import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -177,3 +181,199 @@ def test_restore_refuses_an_archive_with_foreign_members(scratch: Path) -> None:
     assert result.returncode == 1
     assert "unexpected member" in result.stderr
     assert not (scratch / "outside.txt").exists()
+
+
+# Damaged archives and failed restores: one line on stderr, and the target as it was.
+#
+# GIVEN one real backup (with its signing key, and without), WHEN a copy of it is truncated,
+# bit-flipped, not gzip at all, altered under its checksums, or carries a dump that pg_restore
+# cannot finish, THEN restore exits 1 with one line saying what is wrong, no traceback, nothing
+# in the target (not even a half-restored Postgres), and a retry with a good archive works.
+
+
+@pytest.fixture(scope="module")
+def backups() -> Iterator[dict[str, Path]]:
+    """A stack's data directory (with its signing key) backed up with and without the key."""
+    with server_data_dir("stratus-backups-") as root:
+        source = root / "source"
+        _make_stack_data(source)
+        start_embedded_postgres(source / "postgres").stop()
+        (source / "secret_key").write_text("the-source-stacks-signing-key\n")
+        (source / "secret_key").chmod(0o600)
+        made = {}
+        for name, extra in [("plain", []), ("with_key", ["--include-secret-key"])]:
+            out = root / name
+            created = backup_cli(
+                "create", "--data-dir", str(source), "--output-dir", str(out), *extra
+            )
+            assert created.returncode == 0, created.stderr
+            made[name] = next(out.glob("stratus-backup-*.tar.gz"))
+        made["source"] = source
+        yield made
+
+
+def _members(archive: Path) -> dict[str, bytes]:
+    members = {}
+    with tarfile.open(archive) as tar:
+        for member in tar.getmembers():
+            content = tar.extractfile(member) if member.isfile() else None
+            if content is not None:
+                members[member.name] = content.read()
+    return members
+
+
+def _rewrite(target: Path, members: dict[str, bytes]) -> Path:
+    """A well-formed .tar.gz holding `members` (gzip and tar are fine; only the content lies)."""
+    with tarfile.open(target, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o600
+            tar.addfile(info, io.BytesIO(data))
+    return target
+
+
+def _manifest(members: dict[str, bytes]) -> dict[str, Any]:
+    manifest: dict[str, Any] = json.loads(members["manifest.json"])
+    return manifest
+
+
+def _refused(result: subprocess.CompletedProcess[str], *phrases: str) -> str:
+    assert result.returncode == 1, result.stdout
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("restore failed: ")
+    for phrase in phrases:
+        assert phrase in lines[0]
+    return lines[0]
+
+
+def _untouched(target: Path) -> None:
+    assert not target.exists(), sorted(p.name for p in target.rglob("*"))
+    leftovers = [p.name for p in target.parent.iterdir() if p.name.startswith(f".{target.name}.")]
+    assert leftovers == []
+
+
+def _damaged(kind: str, good: bytes) -> bytes:
+    if kind == "truncated":
+        return good[: len(good) // 2]
+    if kind == "bit-flipped":
+        flipped = bytearray(good)
+        flipped[len(good) // 2] ^= 0x10
+        return bytes(flipped)
+    assert kind == "not-gzip"
+    return b"PK\x03\x04 this is a zip file, or a text file, anything but a Stratus backup\n" * 50
+
+
+@pytest.mark.parametrize("kind", ["truncated", "bit-flipped", "not-gzip"])
+def test_a_damaged_archive_is_refused_in_one_line_before_anything_is_written(
+    backups: dict[str, Path], scratch: Path, kind: str
+) -> None:
+    archive = scratch / f"{kind}.tar.gz"
+    archive.write_bytes(_damaged(kind, backups["plain"].read_bytes()))
+    target = scratch / "restored"
+    before = scratch.stat().st_mtime_ns
+    line = _refused(backup_cli("restore", str(archive), "--data-dir", str(target)), str(archive))
+    assert "cannot be read" in line or "is damaged" in line, line
+    _untouched(target)
+    # Not even a scratch folder was made beside the target (it would change the folder's mtime).
+    assert scratch.stat().st_mtime_ns == before
+
+
+def test_a_member_changed_under_its_checksum_is_refused(
+    backups: dict[str, Path], scratch: Path
+) -> None:
+    members = _members(backups["plain"])
+    members["uploads/u1/notes.txt"] = b"not what was backed up\n"
+    archive = _rewrite(scratch / "altered.tar.gz", members)
+    target = scratch / "restored"
+    before = scratch.stat().st_mtime_ns
+    _refused(
+        backup_cli("restore", str(archive), "--data-dir", str(target)),
+        "is damaged: the sha256 of uploads/u1/notes.txt differs from its manifest.json",
+    )
+    _untouched(target)
+    assert scratch.stat().st_mtime_ns == before  # checked before anything was written
+
+
+def test_a_truncated_dump_leaves_no_half_restored_database_and_a_retry_works(
+    backups: dict[str, Path], scratch: Path
+) -> None:
+    # GIVEN an archive whose dump was cut short before it was archived: every checksum holds
+    members = _members(backups["plain"])
+    dump = members["postgres.dump"][: len(members["postgres.dump"]) * 2 // 3]
+    manifest = _manifest(members)
+    checksums = manifest.get("sha256", {})  # none in archives older than format 2
+    manifest["sha256"] = {**checksums, "postgres.dump": hashlib.sha256(dump).hexdigest()}
+    members |= {"postgres.dump": dump, "manifest.json": json.dumps(manifest).encode()}
+    archive = _rewrite(scratch / "short-dump.tar.gz", members)
+    target = scratch / "restored"
+    # WHEN it is restored, pg_restore fails part-way: one line, and nothing in the target
+    _refused(backup_cli("restore", str(archive), "--data-dir", str(target)), "pg_restore failed")
+    _untouched(target)
+    # THEN the same target takes a good archive at once, with no cleaning by hand
+    retry = backup_cli("restore", str(backups["plain"]), "--data-dir", str(target))
+    assert retry.returncode == 0, retry.stderr
+    users, files, pending = _restored(target)
+    assert users == sorted(USERS)
+    assert files == FILES
+    assert pending == []
+
+
+def test_the_signing_key_is_in_the_backup_only_when_asked_for(
+    backups: dict[str, Path], scratch: Path
+) -> None:
+    key = (backups["source"] / "secret_key").read_bytes()
+    assert "secret_key" not in _members(backups["plain"])
+    assert _members(backups["with_key"])["secret_key"] == key
+    assert _manifest(_members(backups["with_key"]))["secret_key"] is True
+
+    with_key = backup_cli("restore", str(backups["with_key"]), "--data-dir", str(scratch / "a"))
+    assert with_key.returncode == 0, with_key.stderr
+    assert "with the signing key" in with_key.stdout
+    restored_key = scratch / "a" / "secret_key"
+    assert restored_key.read_bytes() == key
+    assert oct(restored_key.stat().st_mode & 0o777) == "0o600"
+
+    plain = backup_cli("restore", str(backups["plain"]), "--data-dir", str(scratch / "b"))
+    assert plain.returncode == 0, plain.stderr
+    assert "without the signing key" in plain.stdout
+    assert not (scratch / "b" / "secret_key").exists()
+    users, _, _ = _restored(scratch / "b")
+    assert users == sorted(USERS)
+
+
+def test_the_key_option_states_its_risk_and_needs_a_key_file(scratch: Path) -> None:
+    help_text = " ".join(backup_cli("create", "--help").stdout.split())
+    assert "--include-secret-key" in help_text
+    assert "Off by default" in help_text
+    assert "can forge a session for any account" in help_text
+    source = scratch / "source"
+    _make_stack_data(source)
+    start_embedded_postgres(source / "postgres").stop()
+    result = backup_cli(
+        "create", "--data-dir", str(source), "--output-dir", str(scratch), "--include-secret-key"
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"create failed: no signing key in {source.resolve() / 'secret_key'}: this stack signs"
+        " with WEBUI_SECRET_KEY from its environment, which is not in the data directory;"
+        " keep that value yourself"
+    )
+    assert not list(scratch.glob("*.tar.gz"))
+
+
+def test_a_format_1_archive_from_stratus_0_4_0_still_restores(
+    backups: dict[str, Path], scratch: Path
+) -> None:
+    members = _members(backups["plain"])
+    manifest = _manifest(members)
+    old = {k: v for k, v in manifest.items() if k not in {"sha256", "secret_key"}} | {"format": 1}
+    members["manifest.json"] = json.dumps(old).encode()
+    archive = _rewrite(scratch / "format-1.tar.gz", members)
+    restored = backup_cli("restore", str(archive), "--data-dir", str(scratch / "restored"))
+    assert restored.returncode == 0, restored.stderr
+    users, files, _ = _restored(scratch / "restored")
+    assert users == sorted(USERS)
+    assert files == FILES

@@ -8,6 +8,7 @@ import copy
 import json
 import re
 import shlex
+import tomllib
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from packaging.specifiers import SpecifierSet
 
 from tests.support.proxy import REPO
 
@@ -188,8 +190,76 @@ def test_image_python_and_command_fit_the_project() -> None:
     instructions = _instructions()
     base = next(rest for keyword, rest in instructions if keyword == "FROM")
     assert base.startswith("python:3.11-")
-    assert 'requires-python = ">=3.11,<3.12"' in (REPO / "pyproject.toml").read_text()
+    requires = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert "3.11" in SpecifierSet(requires)
     entrypoint = json.loads(next(rest for keyword, rest in instructions if keyword == "ENTRYPOINT"))
     command = json.loads(next(rest for keyword, rest in instructions if keyword == "CMD"))
     assert entrypoint == ["python", "-m", "local"]
     assert command == ["--host", "0.0.0.0", "--port", "8080"]
+
+
+# Images pinned by tag and digest (matrix row 32: supply chain): a tag can be moved to other
+# bytes; the digest cannot. The tag stays for people, and so Renovate-style tools can read it.
+_PINNED = re.compile(r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*:[\w][\w.-]*@sha256:[0-9a-f]{64}$")
+_DEFAULT = re.compile(r"^\$\{(?P<name>[A-Z_][A-Z0-9_]*):-(?P<default>[^}]*)\}$")
+# The only image whose digest no public source gave (compose/README.md, "Image digests").
+TAG_ONLY = {"motoserver/moto"}
+
+
+def _images() -> list[tuple[str, str, str | None]]:
+    """(file: service, image reference, its variable) for every image a compose file pulls."""
+    found = []
+    for path in [BASE, *VARIANTS, GPU_HOST]:
+        for name, service in load(path)["services"].items():
+            if "image" not in service or "build" in service:  # built here: stratus-local
+                continue
+            image = service["image"]
+            default = _DEFAULT.match(image)
+            reference = default["default"] if default else image
+            found.append((f"{path.name}: {name}", reference, default["name"] if default else None))
+    return found
+
+
+def test_every_image_is_pinned_by_tag_and_digest() -> None:
+    images = _images()
+    assert len(images) == 6  # postgres, dynamodb, ollama, otel-collector; gpu host: ollama, proxy
+    for where, reference, _ in images:
+        if reference.split(":")[0] in TAG_ONLY:
+            assert "@" not in reference, f"{where}: pinned now; take it off TAG_ONLY"
+            continue
+        assert _PINNED.match(reference), f"{where}: {reference} is not name:tag@sha256:digest"
+    base = next(rest for keyword, rest in _instructions() if keyword == "FROM")
+    assert _PINNED.match(base), f"Dockerfile: FROM {base}"
+
+
+def test_env_example_pins_the_same_images_as_the_compose_files() -> None:
+    example = dict(
+        line.split("=", 1)
+        for line in (COMPOSE / ".env.example").read_text().splitlines()
+        if re.match(r"[A-Z_][A-Z0-9_]*=", line)
+    )
+    for where, reference, variable in _images():
+        if where.startswith("compose.yaml"):  # the GPU host's own file: gpu-host/README.md
+            continue
+        assert variable is not None, where
+        assert example[variable] == reference, where
+
+
+def test_api_passes_cors_and_the_telemetry_opt_outs_with_the_apps_defaults() -> None:
+    from stratus.settings import TelemetrySettings, WebSettings
+
+    environment = load(BASE)["services"]["api"]["environment"]
+    defaults = {}
+    for name in ("CORS_ALLOW_ORIGIN", "DO_NOT_TRACK", "ANONYMIZED_TELEMETRY"):
+        value = _DEFAULT.match(environment[name])
+        assert value is not None, f"{name} is not passed as ${{{name}:-default}}"
+        assert value["name"] == name
+        defaults[name] = value["default"]
+    # An unset variable in .env changes nothing: the container sees the app's own defaults.
+    assert WebSettings.from_env(defaults).cors_allow_origins == (
+        WebSettings.from_env({}).cors_allow_origins
+    )
+    assert TelemetrySettings.from_env(defaults) == TelemetrySettings.from_env({})
+    # A value set in .env reaches the app.
+    origin = WebSettings.from_env({"CORS_ALLOW_ORIGIN": "https://chat.example"})
+    assert origin.cors_allow_origins == ("https://chat.example",)

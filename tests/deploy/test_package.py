@@ -31,6 +31,7 @@ from infra.packaging.build import (
 )
 from infra.packaging.target import LAMBDA, Target
 from infra.packaging.wheels import WheelMismatchError
+from local.children import free_port
 from tests.support.package import WHEEL_CACHE
 
 # The session-wide build (the `built` fixture) is in tests/support/package.py.
@@ -205,3 +206,114 @@ def test_target_for_this_machine_accepts_its_own_libraries(tmp_path: Path) -> No
     shutil.copy(_this_machines_extension(), site / "_cffi_backend.so")
     (tmp_path / "r.txt").write_text("cffi==2.1.1\n")
     wheels.verify(site, tmp_path / "r.txt", Target(machine="x86_64"))
+
+
+def _offline_pip_env() -> dict[str, str]:
+    """pip pointed at an index nothing answers on, with no other source of wheels."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    return {
+        **env,
+        "PIP_CONFIG_FILE": os.devnull,  # no extra index or find-links from the machine's config
+        "PIP_INDEX_URL": f"http://127.0.0.1:{free_port()}/simple/",
+        "PIP_RETRIES": "0",
+        "PIP_DEFAULT_TIMEOUT": "5",
+    }
+
+
+@pytest.mark.parametrize("cached", [0, 3], ids=["empty", "partial"])
+def test_package_without_network_says_the_wheel_cache_needs_filling(
+    tmp_path: Path, cached: int
+) -> None:
+    cache = tmp_path / "wheels"
+    cache.mkdir()
+    for wheel in sorted(CACHE.glob("*.whl"))[:cached]:  # a cache a build left half-filled
+        shutil.copy(wheel, cache)
+    command = ["-m", "infra.packaging", "--dist", str(tmp_path / "dist")]
+    result = subprocess.run(
+        [sys.executable, *command, "--wheel-cache", str(cache)],
+        cwd=REPO,
+        env=_offline_pip_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"make package failed: the wheel cache {cache} ")
+    pins = len(wheels.read_pins(REPO / "layers" / "deps" / "requirements.txt"))
+    assert ("is empty" if not cached else f"lacks {pins - cached} of its {pins} wheels") in lines[0]
+    assert "Fill it by running make package once with access to the package index" in lines[0]
+
+
+def _dist_info(site: Path, name: str, version: str, *requires: str) -> None:
+    dist_info = site / f"{name}-{version}.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "WHEEL").write_text("Tag: py3-none-any\n")
+    lines = [f"Name: {name}", f"Version: {version}", *(f"Requires-Dist: {r}" for r in requires)]
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\n" + "\n".join(lines) + "\n")
+
+
+def test_verify_finds_what_the_layer_lacks_on_the_target(tmp_path: Path) -> None:
+    site = tmp_path / "python"
+    _dist_info(
+        site,
+        "litestar",
+        "2.25.0",
+        "click",
+        "rich>=13.0.0",  # excluded on purpose: not a gap
+        "msgspec>=0.18.2",
+        "anyio>=3",
+        "exceptiongroup; python_version < '3.11'",  # not on 3.12
+        "uvloop; platform_machine == 'x86_64'",  # not on arm64
+        "jinja2; extra == 'full'",  # an extra nobody asked for
+    )
+    _dist_info(site, "msgspec", "0.17.0")
+    _dist_info(site, "anyio", "4.16.0")
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("litestar==2.25.0\nmsgspec==0.17.0\nanyio==4.16.0\n")
+    (tmp_path / "excluded.txt").write_text("# on purpose\nRich\n")
+    with pytest.raises(WheelMismatchError) as gaps:
+        wheels.verify(site, requirements, LAMBDA)
+    assert str(gaps.value).splitlines() == [
+        "litestar-2.25.0.dist-info requires click: not in the layer",
+        "litestar-2.25.0.dist-info requires msgspec>=0.18.2: the layer has 0.17.0",
+    ]
+    # On this machine's platform, the x86-64-only requirement would be a gap too.
+    assert "uvloop" in " ".join(
+        wheels.unmet_requirements(site, Target(machine="x86_64"), frozenset())
+    )
+
+
+def test_the_layer_leaves_out_litestars_cli_and_example_extras(built: tuple[Path, str]) -> None:
+    dist, _ = built
+    requirements = REPO / "layers" / "deps" / "requirements.txt"
+    excluded = wheels.read_excluded(requirements)
+    assert excluded == {
+        "faker", "polyfactory", "rich", "rich-click", "pygments", "markdown-it-py", "mdurl",
+    }  # fmt: skip
+    assert not excluded & {pin.name for pin in wheels.read_pins(requirements)}
+    with zipfile.ZipFile(dist / "layers" / "deps.zip") as archive:
+        tops = {name.split("/")[1] for name in archive.namelist()}
+    for module in ("faker", "polyfactory", "rich", "rich_click", "pygments", "markdown_it"):
+        assert module not in tops
+    assert {"litestar", "click", "uvicorn"} <= tops  # uvicorn's CLI is chat's entry point
+
+
+def test_make_lock_pins_the_layer_for_the_lambda_runtime() -> None:
+    result = subprocess.run(
+        ["make", "--dry-run", "--old-file=.venv/.installed", "lock"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    command = " ".join(result.stdout.replace("\\\n", " ").split())
+    layer = next(
+        c for c in command.split(".venv/bin/uv ")[1:] if "layers/deps/requirements.txt" in c
+    )
+    python = f"{LAMBDA.python[0]}.{LAMBDA.python[1]}"
+    assert f"--python-version {python} --python-platform {LAMBDA.machine}-manylinux_" in layer
+    for name in wheels.read_excluded(REPO / "layers" / "deps" / "requirements.txt"):
+        assert f"--no-emit-package {name}" in layer

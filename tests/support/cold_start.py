@@ -19,7 +19,7 @@ import shlex
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,11 +55,15 @@ def with_path(event: dict[str, Any], path: str, body: str | None = None) -> dict
     return copied
 
 
-def function_env(base: Mapping[str, str], python: Path) -> dict[str, str]:
-    """What a function's process sees: ``base``, the repo's code as Lambda lays it out, and
-    ``python``'s virtualenv first on PATH (``run.sh`` runs ``python``)."""
+def function_env(
+    base: Mapping[str, str], python: Path, code: Sequence[Path] | None = None
+) -> dict[str, str]:
+    """What a function's process sees: ``base``, its code on the import path (by default the
+    repo's, laid out as Lambda lays it out), and ``python``'s virtualenv first on PATH
+    (``run.sh`` runs ``python``)."""
     env = {k: v for k, v in base.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(REPO / "layers" / "stratus" / "python")])
+    paths = code if code is not None else [REPO, REPO / "layers" / "stratus" / "python"]
+    env["PYTHONPATH"] = os.pathsep.join(map(str, paths))
     env["PATH"] = f"{python.parent}{os.pathsep}{base.get('PATH', os.defpath)}"
     return env
 
@@ -86,7 +90,11 @@ def run_handler(
     *,
     warm: int = 0,
     restore: bool = False,
+    code: Sequence[Path] | None = None,
+    cwd: Path = REPO,
 ) -> HandlerRun:
+    """``code``: the import path (``function_env``); ``cwd``: the process's working directory,
+    which ``python -c`` puts first on the import path (Lambda's is the task root)."""
     with tempfile.TemporaryDirectory(prefix="stratus-child-") as scratch:
         spec = Path(scratch) / "spec.json"
         output = Path(scratch) / "report.json"
@@ -104,8 +112,8 @@ def run_handler(
         started = time.perf_counter()
         result = subprocess.run(
             [str(python), "-c", CHILD_SOURCE, str(spec)],
-            cwd=REPO,
-            env=function_env(env, python),
+            cwd=cwd,
+            env=function_env(env, python, code),
             capture_output=True,
             text=True,
             timeout=300,
@@ -211,8 +219,10 @@ def server_process(
     *,
     log: Path,
     probe: bool = False,
+    cwd: Path = REPO,
 ) -> Iterator[Server]:
-    """``command`` (``run.sh`` or the same uvicorn command) as its own process on ``port``."""
+    """``command`` (``run.sh`` or the same uvicorn command) as its own process on ``port``, in
+    ``cwd`` (``python -m`` puts it first on the import path; Lambda's is the task root)."""
     env = {**env, "AWS_LWA_PORT": str(port), "PORT": str(port)}
     probe_dir = Path(tempfile.mkdtemp(prefix="stratus-probe-")) if probe else None
     if probe_dir is not None:
@@ -220,7 +230,7 @@ def server_process(
         env["STRATUS_MODULE_PROBE_DIR"] = str(probe_dir)
     with log.open("wb") as out:
         spawned = time.perf_counter()
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=out)
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=out)
     try:
         yield Server(process, port, spawned, probe_dir)
     finally:
