@@ -54,6 +54,7 @@ POLICY: dict[tuple[str, str], tuple[str, bool, bool]] = {
     ("/api/v1/chats/{chat_id:str}", "GET"): ("owner", False, False),
     ("/api/v1/chats/{chat_id:str}", "POST"): ("owner", False, False),
     ("/api/v1/chats/{chat_id:str}", "DELETE"): ("owner", False, False),
+    ("/api/v1/chats/{chat_id:str}/messages/{message_id:str}", "POST"): ("owner", False, False),
     ("/v1/chat/completions", "POST"): ("user", False, False),
     ("/api/chat/completions", "POST"): ("user", False, False),
     ("/v1/models", "GET"): ("user", False, False),
