@@ -49,6 +49,7 @@ POLICY: dict[tuple[str, str], tuple[str, bool, bool]] = {
     ("/api/v1/users/{user_id:str}", "DELETE"): ("admin", False, False),
     ("/api/v1/users/{user_id:str}/sessions/revoke", "POST"): ("admin", False, False),
     ("/api/v1/users/{user_id:str}/unlock", "POST"): ("admin", False, False),
+    ("/api/config", "GET"): ("public", False, False),
     ("/api/v1/chats", "GET"): ("user", False, False),
     ("/api/v1/chats/new", "POST"): ("user", False, False),
     ("/api/v1/chats/{chat_id:str}", "GET"): ("owner", False, False),
