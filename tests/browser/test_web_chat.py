@@ -37,9 +37,11 @@ def reply(text: str) -> str:
 
 
 def sign_up_in_the_page(page: Page, base_url: str, name: str) -> str:
+    """The first account of a fresh instance: the page opens on its sign-up, not on sign-in."""
     email = unique_email("web")
     page.goto(base_url + "/")
-    page.get_by_role("button", name="Create one").click()
+    expect(page.get_by_role("heading", name="Create the administrator account")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign in")).to_have_count(0)
     page.get_by_label("Name").fill(name)
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill("a long enough password 1")
@@ -100,9 +102,9 @@ def test_regenerate_makes_a_branch_and_both_answers_stay_reachable(page: Page, w
     page.get_by_role("button", name="Regenerate answer").click()
     wait_until_answered(page)
     versions = page.get_by_role("group", name="answer versions")
-    expect(versions).to_contain_text("2 / 2")
+    expect(versions).to_contain_text("2/2")
     versions.get_by_role("button", name="Previous answer version").click()
-    expect(versions).to_contain_text("1 / 2")
+    expect(versions).to_contain_text("1/2")
     send(page, "second question")
     wait_until_answered(page)
     expect(answers(page)).to_have_count(2)
@@ -110,7 +112,7 @@ def test_regenerate_makes_a_branch_and_both_answers_stay_reachable(page: Page, w
     page.reload()
     expect(answers(page)).to_have_count(2)
     first_versions = page.get_by_role("group", name="answer versions")
-    expect(first_versions).to_contain_text("1 / 2")
+    expect(first_versions).to_contain_text("1/2")
     expect(page.locator(".msg.user .bubble")).to_have_text(["first question", "second question"])
 
 

@@ -6,7 +6,14 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from tests.support.web import WebStack, composer, send, sign_in, wait_until_answered
+from tests.support.web import (
+    WebStack,
+    composer,
+    open_auth_page,
+    send,
+    sign_in,
+    wait_until_answered,
+)
 
 # Every control on the page and the name a screen reader would announce for it.
 UNNAMED_CONTROLS = """
@@ -60,15 +67,13 @@ def test_the_page_follows_the_system_colour_scheme(open_context: Any, web_stack:
     dark: Page = open_context(color_scheme="dark")
     light: Page = open_context(color_scheme="light")
     for page in (dark, light):
-        page.goto(web_stack.base_url + "/")
-        page.get_by_role("button", name="Sign in").wait_for()
+        open_auth_page(page, web_stack)
     assert _luminance(dark, "body") < 60
     assert _luminance(light, "body") > 200
 
 
 def test_every_control_has_an_accessible_name(page: Page, web_stack: WebStack):
-    page.goto(web_stack.base_url + "/")
-    page.get_by_role("button", name="Sign in").wait_for()
+    open_auth_page(page, web_stack)
     assert page.evaluate(UNNAMED_CONTROLS) == []
     admin = web_stack.admin()
     web_stack.user()

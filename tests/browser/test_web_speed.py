@@ -16,6 +16,7 @@ from tests.support.web import (
     artifact_dir,
     composer,
     last_answer,
+    open_auth_page,
     record_figure,
     send,
     sign_in,
@@ -73,8 +74,7 @@ def long_markdown(tokens: int) -> str:
 
 
 def test_first_load_is_under_150_kb_of_compressed_script_and_style(page: Page, web_stack: WebStack):
-    page.goto(web_stack.base_url + "/")
-    page.get_by_role("button", name="Sign in").wait_for()
+    open_auth_page(page, web_stack)
     entries = page.evaluate(
         """performance.getEntriesByType('resource').map((e) => ({
           name: e.name, encoded: e.encodedBodySize, decoded: e.decodedBodySize}))"""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -114,6 +115,26 @@ class WebStack:
         body: list[dict[str, Any]] = response.json()
         return body
 
+    def upload(self, account: Account, name: str, content: bytes, within: float = 30) -> str:
+        """A file uploaded through the API and processed (ready to search); its id."""
+        response = self.http.post(
+            "/api/v1/files/",
+            files={"file": (name, content, "text/plain")},
+            headers=account.headers,
+        )
+        assert response.status_code == 200, response.text
+        file_id: str = response.json()["id"]
+        deadline = time.monotonic() + within
+        while True:
+            status = self.http.get(
+                f"/api/v1/files/{file_id}/process/status", headers=account.headers
+            ).json()
+            if status["state"] == "ready":
+                return file_id
+            assert status["state"] != "failed", status
+            assert time.monotonic() < deadline, status
+            time.sleep(0.05)
+
 
 @contextmanager
 def serve_web_stack(
@@ -149,6 +170,13 @@ def sign_in(page: Any, stack: WebStack, account: Account) -> None:
     composer(page).wait_for()
 
 
+def open_auth_page(page: Any, stack: WebStack) -> None:
+    """The page before sign-in, its form shown as the server's /api/config says (a fresh
+    instance opens on its administrator's sign-up, any other on sign-in)."""
+    page.goto(stack.base_url + "/")
+    page.locator("form.auth[data-ready]").wait_for()
+
+
 def composer(page: Any) -> Any:
     return page.get_by_role("textbox", name="Message")
 
@@ -168,7 +196,9 @@ def last_answer(page: Any) -> Any:
 
 
 def wait_until_answered(page: Any, timeout: float = 10_000) -> None:
-    """The answer is finished and saved: no answer is being written, Send is back."""
+    """The answer is finished and saved: nothing is being sent (the chat is not busy from the
+    key press on, so this cannot pass before the request left), Send is back."""
+    page.locator("section.chat[aria-busy='false']").wait_for(timeout=timeout)
     page.get_by_role("button", name="Send message").wait_for(timeout=timeout)
     page.locator("article.msg.assistant[aria-busy='true']").wait_for(
         state="detached", timeout=timeout
