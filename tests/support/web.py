@@ -26,6 +26,7 @@ import httpx
 from local.emulator.testing import EmulatorHandle
 from tests.support.auth import Account, apply_env
 from tests.support.chat import CHAT_TEST_ENV
+from tests.support.host_starting import HostStartingStandIn
 from tests.support.live_server import live_server
 from tests.support.log_capture import remember
 
@@ -138,10 +139,16 @@ class WebStack:
 
 @contextmanager
 def serve_web_stack(
-    emulator: EmulatorHandle, *, lambda_mode: bool = False, env: Mapping[str, str] | None = None
+    emulator: EmulatorHandle,
+    *,
+    lambda_mode: bool = False,
+    env: Mapping[str, str] | None = None,
+    host_starting: float = 0.0,
 ) -> Iterator[WebStack]:
     """The local stack's app on a live server, ``emulator`` as its model host. Use inside a test
-    with ``auth_env`` (empty accounts; the environment is restored afterwards)."""
+    with ``auth_env`` (empty accounts; the environment is restored afterwards). With
+    ``host_starting``, each streamed completion is held that many seconds behind
+    ``: model host starting`` comments (``tests.support.host_starting``)."""
     apply_env({"OLLAMA_BASE_URL": emulator.base_url, **CHAT_TEST_ENV, **(env or {})})
     if lambda_mode:
         from local.lambda_bridge import create_lambda_mode_app
@@ -151,8 +158,12 @@ def serve_web_stack(
         from local.composed import create_local_app
 
         app = create_local_app()
+    served = HostStartingStandIn(app, hold=host_starting) if host_starting else app
     try:
-        with live_server(app) as server, httpx.Client(base_url=server.base_url, timeout=30) as http:
+        with (
+            live_server(served) as server,
+            httpx.Client(base_url=server.base_url, timeout=30) as http,
+        ):
             yield WebStack(server.base_url, emulator, http)
     finally:
         if lambda_mode:
@@ -198,7 +209,7 @@ def last_answer(page: Any) -> Any:
 def wait_until_answered(page: Any, timeout: float = 10_000) -> None:
     """The answer is finished and saved: nothing is being sent (the chat is not busy from the
     key press on, so this cannot pass before the request left), Send is back."""
-    page.locator("section.chat[aria-busy='false']").wait_for(timeout=timeout)
+    page.locator("section.chat:not([aria-busy='true'])").wait_for(timeout=timeout)
     page.get_by_role("button", name="Send message").wait_for(timeout=timeout)
     page.locator("article.msg.assistant[aria-busy='true']").wait_for(
         state="detached", timeout=timeout
