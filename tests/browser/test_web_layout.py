@@ -149,8 +149,12 @@ def _top_block(page: Page) -> str:
     text: str = page.evaluate(
         """() => {
           const box = document.querySelector('.messages').getBoundingClientRect();
-          const hit = document.elementFromPoint(box.left + box.width / 2, box.top + 4);
-          return hit.closest('p, li, .bubble').textContent;
+          for (let y = box.top + 4; y < box.bottom; y += 8) {
+            const block = document.elementFromPoint(box.left + box.width / 2, y)
+              ?.closest('p, li, .bubble');
+            if (block) return block.textContent;
+          }
+          return null;
         }"""
     )
     return text

@@ -142,13 +142,20 @@ function chatMessages(chat) {
 
 // The block of the conversation at the top of the scroller, and how far below the top it is:
 // after the width changes and the text reflows, it is put back where it was.
+const BLOCKS = "p, li, pre, h1, h2, h3, h4, h5, h6, table, blockquote, .bubble";
+
 function topAnchor(scroller) {
   const box = scroller.getBoundingClientRect();
-  const hit = document.elementFromPoint(box.left + box.width / 2, box.top + 4);
-  const node = hit && scroller.contains(hit)
-    ? hit.closest("p, li, pre, h1, h2, h3, h4, h5, h6, table, blockquote, .bubble, .msg")
-    : null;
-  return node && scroller.contains(node) ? { node, top: node.getBoundingClientRect().top - box.top } : null;
+  // The first block under the top edge (a point may fall in the gap between two), else the
+  // message there.
+  let message = null;
+  for (let y = box.top + 4; y < Math.min(box.bottom, box.top + 80); y += 8) {
+    const hit = document.elementFromPoint(box.left + box.width / 2, y);
+    const node = hit?.closest(BLOCKS);
+    if (node && scroller.contains(node)) return { node, top: node.getBoundingClientRect().top - box.top };
+    message ||= hit?.closest(".msg");
+  }
+  return message && { node: message, top: message.getBoundingClientRect().top - box.top };
 }
 
 export function ChatView({ chatId, model, navigate, onChatsChanged }) {
