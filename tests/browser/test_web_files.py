@@ -82,6 +82,20 @@ def test_a_file_name_that_is_markup_never_runs(page: Page, web_stack: WebStack):
     page.get_by_role("link", name="New chat").click()
     page.get_by_role("button", name="Attach files or a collection").click()
     expect(page.get_by_label(f"File: {HOSTILE_NAME}")).to_be_visible()
+    # Attached to the chat, cited under an answer and opened to its passage: text everywhere.
+    page.get_by_label(f"File: {HOSTILE_NAME}").check()
+    send(page, "where are the stop flags kept?")
+    wait_until_answered(page)
+    expect(page.get_by_role("list", name="Attached to this chat")).to_contain_text(HOSTILE_NAME)
+    last_answer(page).get_by_role("button", name="Source 1").click()
+    expect(
+        last_answer(page).get_by_role("region", name=f"Source 1: {HOSTILE_NAME}")
+    ).to_be_visible()
+    page.reload()
+    last_answer(page).get_by_role("button", name="Source 1").click()
+    expect(
+        last_answer(page).get_by_role("region", name=f"Source 1: {HOSTILE_NAME}")
+    ).to_be_visible()
     page.wait_for_timeout(300)
     assert page.evaluate("window.__xss") is None
     assert page.locator("img[onerror]").count() == 0
