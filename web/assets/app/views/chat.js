@@ -24,12 +24,9 @@ export function failureText(error) {
       ? `You have used today's token budget. Try again ${when}.`
       : `You have reached your message limit. Try again ${when}.`;
   }
-  if (error.status === 503 && error.code === "model_host_starting") {
-    const wait = error.retryAfter;
-    return `The model host is starting. Try again in ${wait ? plural(wait, "second") : "a moment"}.`;
-  }
   if (error.status === 503) {
-    return `The model host is down or not answering, so no answer could be written. ${error.message} Try again in a moment.`;
+    const when = error.retryAfter ? `in ${duration(error.retryAfter)}` : "in a moment";
+    return `The model host is down or not answering, so no answer could be written. ${error.message} Try again ${when}.`;
   }
   if (error.status === 502) return `The model host sent a broken answer. ${error.message}`;
   return error.message;
