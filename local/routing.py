@@ -7,7 +7,7 @@ A test checks that every route of auth and rag falls under its prefixes here.
 from __future__ import annotations
 
 MANGUM_FUNCTION_PREFIXES: dict[str, tuple[str, ...]] = {
-    "auth": ("/api/v1/auths", "/api/v1/users"),
+    "auth": ("/api/v1/auths", "/api/v1/users", "/api/config"),
     "rag": ("/api/v1/files", "/api/v1/knowledge", "/api/v1/retrieval"),
 }
 

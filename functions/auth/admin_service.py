@@ -5,10 +5,18 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+import msgspec
+
 from functions.auth.keys_store import KeysStore
-from functions.auth.schemas import AddUserForm, UserPage, UserResponse, UserUpdateForm
+from functions.auth.schemas import (
+    AddUserForm,
+    ListedUserResponse,
+    UserPage,
+    UserResponse,
+    UserUpdateForm,
+)
 from functions.auth.service import clean_name, normalise_email
-from functions.auth.store import NewUser, UserRow, UsersStore
+from functions.auth.store import ListedUser, NewUser, UserRow, UsersStore
 from stratus.auth import Principal
 from stratus.auth.deletion import delete_user
 from stratus.auth.limiter import LoginLimiter
@@ -25,6 +33,14 @@ def user_response(row: UserRow) -> UserResponse:
         role=row.role,
         created_at=int(row.created_at.timestamp()),
         updated_at=int(row.updated_at.timestamp()),
+    )
+
+
+def _listed(listed: ListedUser) -> ListedUserResponse:
+    active = listed.last_active_at
+    return ListedUserResponse(
+        **msgspec.structs.asdict(user_response(listed.row)),
+        last_active_at=int(active.timestamp()) if active else None,
     )
 
 
@@ -53,7 +69,7 @@ class AdminService:
 
     async def page(self, page: int, limit: int) -> UserPage:
         rows, total = await self.users.page(offset=(page - 1) * limit, limit=limit)
-        return UserPage([user_response(r) for r in rows], total, page, limit)
+        return UserPage([_listed(r) for r in rows], total, page, limit)
 
     async def update(self, admin: Principal, user_id: str, form: UserUpdateForm) -> UserRow:
         # Admins cannot demote themselves: the server must never be left without one by accident.

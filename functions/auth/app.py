@@ -1,6 +1,7 @@
 """The auth function.
 
-Accounts, sessions, API keys and admin (Open WebUI's `/api/v1/auths` and `/api/v1/users`).
+Accounts, sessions, API keys and admin (Open WebUI's `/api/v1/auths` and `/api/v1/users`), and
+Open WebUI's public `/api/config`.
 
 ``create_app()`` does no I/O. Its pool, clients and services are built at init without
 connecting (``stratus.lifecycle``); they connect on first use.
@@ -12,7 +13,7 @@ from litestar import Litestar
 from litestar.types import ControllerRouterHandler
 
 from functions.auth.deps import SERVICES
-from functions.auth.routes import AuthsController, UsersController
+from functions.auth.routes import AuthsController, ConfigController, UsersController
 from stratus import probes
 from stratus.web.plugin import StratusPlugin
 
@@ -23,7 +24,7 @@ RESOURCES = (SERVICES,)
 
 def route_handlers() -> list[ControllerRouterHandler]:
     """This function's routes, without health: the local stack composes these into one app."""
-    return [AuthsController, UsersController]
+    return [AuthsController, UsersController, ConfigController]
 
 
 def create_app() -> Litestar:

@@ -15,6 +15,7 @@ from functions.auth.schemas import (
     AddUserForm,
     ApiKeyForm,
     ApiKeyInfo,
+    AppConfig,
     LegacyApiKey,
     NewApiKey,
     PasswordForm,
@@ -156,6 +157,18 @@ class AuthsController(Controller):
         self, data: JSONBody[AddUserForm], admin: NamedDependency[AdminService]
     ) -> UserResponse:
         return user_response(await admin.add(data))
+
+
+class ConfigController(Controller):
+    """Open WebUI's ``GET /api/config``: public, what a client shows before sign-in."""
+
+    path = "/api/config"
+    tags = ["auth"]
+    dependencies = _SERVICES
+
+    @get("/", opt=PUBLIC)
+    async def app_config(self, accounts: NamedDependency[AccountService]) -> AppConfig:
+        return await accounts.app_config()
 
 
 class UsersController(Controller):

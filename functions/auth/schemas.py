@@ -105,8 +105,15 @@ class UserResponse(Struct, frozen=True):
     updated_at: int
 
 
+class ListedUserResponse(UserResponse, frozen=True):
+    """A user in the administrator's list, with Open WebUI's ``last_active_at``: the latest
+    sign-in, API key use or chat message (epoch seconds), null if none yet."""
+
+    last_active_at: int | None
+
+
 class UserPage(Struct, frozen=True):
-    users: list[UserResponse]
+    users: list[ListedUserResponse]
     total: int
     page: int
     limit: int
@@ -143,3 +150,22 @@ class LegacyApiKey(Struct, frozen=True):
 
 class Status(Struct, frozen=True):
     status: bool
+
+
+class ConfigFeatures(Struct, frozen=True):
+    auth: bool
+    enable_signup: bool
+    enable_login_form: bool
+    enable_api_key: bool
+
+
+class AppConfig(Struct, frozen=True, omit_defaults=True):
+    """Open WebUI's ``GET /api/config`` (the parts this server has): what a client shows before
+    anyone signs in. ``onboarding`` is present, and true, only while no account exists yet:
+    the first sign-up creates the administrator."""
+
+    status: bool
+    name: str
+    version: str
+    features: ConfigFeatures
+    onboarding: bool = False

@@ -12,8 +12,16 @@ import uuid
 from dataclasses import dataclass, field
 
 from functions.auth.keys_store import KeysStore
-from functions.auth.schemas import ProfileForm, SessionResponse, SigninForm, SignupForm
+from functions.auth.schemas import (
+    AppConfig,
+    ConfigFeatures,
+    ProfileForm,
+    SessionResponse,
+    SigninForm,
+    SignupForm,
+)
 from functions.auth.store import NewUser, UserRow, UsersStore
+from stratus import __version__
 from stratus.auth import Principal, Role
 from stratus.auth.limiter import LoginLimiter
 from stratus.auth.passwords import Passwords, check_acceptable
@@ -50,6 +58,23 @@ class AccountService:
     limiter: LoginLimiter
     settings: AuthSettings
     keys: KeysStore = field(default_factory=KeysStore)
+
+    async def app_config(self) -> AppConfig:
+        """What the sign-in page needs: may people sign up, and is this a fresh server whose
+        first sign-up creates the administrator (Open WebUI's ``onboarding``)."""
+        fresh = not await self.users.admin_claimed()
+        return AppConfig(
+            status=True,
+            name="Stratus",
+            version=__version__,
+            features=ConfigFeatures(
+                auth=True,
+                enable_signup=self.settings.enable_signup or fresh,
+                enable_login_form=True,
+                enable_api_key=self.settings.enable_api_key,
+            ),
+            onboarding=fresh,
+        )
 
     async def signup(self, form: SignupForm, client_ip: str) -> SessionResponse:
         check_acceptable(form.password)

@@ -48,6 +48,28 @@ def _email_must_be_free() -> Iterator[None]:
 
 
 @dataclass(frozen=True, slots=True)
+class ListedUser:
+    row: UserRow
+    # The latest sign-in, API key use or chat turn; None if there was none.
+    last_active_at: datetime | None
+
+
+# Last activity from what is recorded anyway (no write per request): sessions are created at
+# sign-in, a key's last use is kept (to the minute), and a chat's updated_at moves with each
+# turn. Each is an indexed lookup per listed user. greatest() skips NULLs.
+_PAGE = """
+SELECT u.id, u.email, u.name, u.role, u.password_hash, u.token_version, u.created_at,
+       u.updated_at,
+       greatest(
+           (SELECT max(s.created_at) FROM sessions s WHERE s.user_id = u.id),
+           (SELECT max(k.last_used_at) FROM api_keys k WHERE k.user_id = u.id),
+           (SELECT max(c.updated_at) FROM chats c WHERE c.user_id = u.id)
+       )
+FROM users u ORDER BY u.created_at, u.id LIMIT %s OFFSET %s
+"""
+
+
+@dataclass(frozen=True, slots=True)
 class NewUser:
     id: str
     email: str
@@ -150,13 +172,9 @@ class UsersStore:
                 row = await cursor.fetchone()
         return _row(row) if row else None
 
-    async def page(self, *, offset: int, limit: int) -> tuple[list[UserRow], int]:
+    async def page(self, *, offset: int, limit: int) -> tuple[list[ListedUser], int]:
         async with connection() as conn:
-            cursor = await conn.execute(
-                "SELECT id, email, name, role, password_hash, token_version, created_at, "
-                "updated_at FROM users ORDER BY created_at, id LIMIT %s OFFSET %s",
-                (limit, offset),
-            )
-            rows = [_row(r) for r in await cursor.fetchall()]
+            cursor = await conn.execute(_PAGE, (limit, offset))
+            rows = [ListedUser(_row(r[:8]), r[8]) for r in await cursor.fetchall()]
             total_row = await (await conn.execute("SELECT count(*) FROM users")).fetchone()
         return rows, int(total_row[0]) if total_row else 0

@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--endless", action="store_true", help="streams never end")
     parser.add_argument(
+        "--echo-grounded",
+        action="store_true",
+        help="echo a grounded prompt instead of quoting its best source sentence",
+    )
+    parser.add_argument(
         "--stall-max", type=float, default=120.0, metavar="SECONDS", help="longest stall"
     )
     parser.add_argument("--log-level", default="info")
@@ -79,6 +84,7 @@ def build_config(args: argparse.Namespace) -> EmulatorConfig:
         "huge_chunk_after": args.huge_chunk_after,
         "unknown_fields": args.unknown_fields or None,
         "endless": args.endless or None,
+        "echo_grounded": args.echo_grounded or None,
     }
     faults = Faults().with_changes({k: v for k, v in settings.items() if v is not None})
     defaults = EmulatorConfig()

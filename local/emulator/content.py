@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from local.emulator.grounded import grounded_reply_text, is_grounded
+
 EMBEDDING_DIM = 384
 REPLY_PREFIX = "You said:"
 EMPTY_REPLY = "You said nothing."
@@ -112,8 +114,11 @@ def _called_name(messages: Sequence[Mapping[str, Any]], answer: Mapping[str, Any
     return None
 
 
-def plain_reply_text(messages: Sequence[Mapping[str, Any]]) -> str:
-    """The text reply (no tools offered, no format, no thinking) to `messages`."""
+def plain_reply_text(messages: Sequence[Mapping[str, Any]], *, echo_grounded: bool = False) -> str:
+    """The text reply (no tools offered, no format, no thinking) to `messages`.
+
+    A grounded prompt (numbered ``<source>`` blocks) is answered with its best source sentence
+    and ``[N]`` (``grounded``), or, with `echo_grounded`, echoed like any other message."""
     tool_reply = tool_result_text(messages)
     if tool_reply is not None:
         return tool_reply
@@ -123,6 +128,8 @@ def plain_reply_text(messages: Sequence[Mapping[str, Any]]) -> str:
     text = message_text(message.get("content"))
     if text.startswith(ECHO_PREFIX):
         return echo_text(text)
+    if not echo_grounded and is_grounded(text):
+        return grounded_reply_text(text)
     return reply_text(text, count_images(message))
 
 
@@ -131,9 +138,11 @@ def echo_text(text: str) -> str:
     return text[len(ECHO_PREFIX) :].lstrip()
 
 
-def expected_reply(messages: Sequence[Mapping[str, Any]]) -> list[str]:
+def expected_reply(
+    messages: Sequence[Mapping[str, Any]], *, echo_grounded: bool = False
+) -> list[str]:
     """Tokens the chat model streams for `messages`: one streamed chunk per token."""
-    return split_tokens(plain_reply_text(messages))
+    return split_tokens(plain_reply_text(messages, echo_grounded=echo_grounded))
 
 
 def expected_generate_reply(prompt: str) -> list[str]:

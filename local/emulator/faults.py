@@ -29,7 +29,7 @@ _BREAK_FIELDS: tuple[tuple[BreakKind, str], ...] = (
 )
 _MAX_TOKEN_DELAY = 60.0
 _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-_FLAGS = frozenset({"unknown_fields", "endless"})
+_FLAGS = frozenset({"unknown_fields", "endless", "echo_grounded"})
 # Far over the 1 MiB line cap a gateway should enforce.
 HUGE_CHUNK_BYTES = 2 * 1024 * 1024
 # What `unknown_fields` adds at every level of every chunk: a relay must drop it.
@@ -49,6 +49,9 @@ class Faults:
     huge_chunk_after: int | None = None
     unknown_fields: bool = False
     endless: bool = False
+    # Not a fault: answer a grounded prompt by echoing it ("You said: ..."), as before the
+    # emulator quoted sources, for tests that read back what the model was sent.
+    echo_grounded: bool = False
 
     def with_changes(self, changes: Mapping[str, Any]) -> Faults:
         """A copy with `changes` applied; a `None` value clears a setting.

@@ -131,7 +131,14 @@ async def chat(ctx: RequestContext) -> Reply | StreamReply | WholeReply:
             | {"done": True, "done_reason": _load_reason(keep_alive)}
         )
     ctx.state.stats.record_images(images)
-    plan = plan_chat(messages, tools=tools, format_=format_, think=think, limit=limit)
+    plan = plan_chat(
+        messages,
+        tools=tools,
+        format_=format_,
+        think=think,
+        limit=limit,
+        echo_grounded=ctx.faults.echo_grounded,
+    )
     timer = _Timer(ctx.started_ns)
     prompt_count = prompt_token_count(messages)
     hostile = ctx.faults.unknown_fields

@@ -70,7 +70,14 @@ async def chat_completions(ctx: RequestContext) -> StreamReply | WholeReply:
     images = check.openai_images(messages)
     ctx.state.mark_loaded(entry, None)
     ctx.state.stats.record_images(images)
-    plan = plan_chat(messages, tools=tools, format_=format_, think=think, limit=limit)
+    plan = plan_chat(
+        messages,
+        tools=tools,
+        format_=format_,
+        think=think,
+        limit=limit,
+        echo_grounded=ctx.faults.echo_grounded,
+    )
     if plan.tool_call is not None:
         finish_reason = "tool_calls"
     else:

@@ -58,6 +58,7 @@ def plan_chat(
     format_: str | Mapping[str, Any] | None = None,
     think: str | None = None,
     limit: int | None = None,
+    echo_grounded: bool = False,
 ) -> ChatPlan:
     """`think` is the thinking level ("default" for `true`), None when not thinking."""
     prompt = last_user_text(messages)
@@ -68,7 +69,7 @@ def plan_chat(
     elif format_ is not None:
         content = split_tokens(json_text(prompt, format_ if isinstance(format_, Mapping) else None))
     else:
-        content = split_tokens(plain_reply_text(messages))
+        content = split_tokens(plain_reply_text(messages, echo_grounded=echo_grounded))
     truncated = False
     if limit is not None and len(thinking) + len(content) > limit:
         truncated = True

@@ -14,6 +14,7 @@ from local.emulator.testing import EmulatorHandle
 from tests.support.system_deps import require
 from tests.support.web import CHROMIUM_FLAGS, WebStack, artifact_dir, serve_web_stack
 
+HOST_STARTING_SECONDS = 3.5
 REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 # Recorded in the page before any script of ours runs: the Content-Security-Policy violations.
 WATCH_CSP = """
@@ -51,9 +52,11 @@ def browser(playwright_driver: Playwright) -> Iterator[Browser]:
 def web_stack(
     request: pytest.FixtureRequest, auth_env: dict[str, str], emulator: EmulatorHandle
 ) -> Iterator[WebStack]:
-    """The stack in-process, or in Lambda mode with ``indirect`` parametrisation."""
+    """The stack in-process, or with ``indirect`` parametrisation in Lambda mode, or behind the
+    stand-in that holds streamed answers while a model host "starts" (``host-starting``)."""
     mode = getattr(request, "param", "in-process")
-    with serve_web_stack(emulator, lambda_mode=mode == "lambda-mode") as stack:
+    hold = HOST_STARTING_SECONDS if mode == "host-starting" else 0.0
+    with serve_web_stack(emulator, lambda_mode=mode == "lambda-mode", host_starting=hold) as stack:
         yield stack
 
 

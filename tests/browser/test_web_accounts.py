@@ -1,5 +1,6 @@
-"""Accounts in the browser: the pending page and the administrator's approval, roles, API keys
-shown once, password change and sign-out."""
+"""Accounts in the browser: the pending page and the administrator's approval, roles, last
+activity, a cleared sign-in lock, ended sessions and a deleted user (each destructive action
+asked first), API keys shown once, password change and sign-out."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
+from tests.support.auth import apply_env
 from tests.support.web import WebStack, composer, sign_in, unique_email
 
 
@@ -92,3 +94,65 @@ def test_password_change_then_sign_out_and_in_with_the_new_one(page: Page, web_s
     page.get_by_label("Password").fill("a brand new password 2")
     page.get_by_role("button", name="Sign in").click()
     expect(composer(page)).to_be_visible()
+
+
+def test_the_admin_sees_last_activity_clears_a_lock_ends_sessions_and_deletes_a_user(
+    page: Page, web_stack: WebStack
+):
+    apply_env({"STRATUS_LOGIN_MAX_FAILURES": "2"})
+    admin = web_stack.admin()
+    victim = web_stack.user("Victim")
+    key = web_stack.http.post(
+        "/api/v1/auths/api_keys", json={"name": "script"}, headers=victim.headers
+    ).json()["key"]
+    quiet = unique_email("quiet")
+    added = web_stack.http.post(
+        "/api/v1/auths/add",
+        json={"name": "Quiet", "email": quiet, "password": "a quiet password 1", "role": "user"},
+        headers=admin.headers,
+    )
+    assert added.status_code == 200, added.text
+
+    def sign_in_as_victim(password: str) -> int:
+        body = {"email": victim.email, "password": password}
+        return web_stack.http.post("/api/v1/auths/signin", json=body).status_code
+
+    # Two wrong passwords lock the account: the right one is refused too.
+    assert [sign_in_as_victim("wrong password 1") for _ in range(2)] == [401, 401]
+    assert sign_in_as_victim(victim.password) == 429
+
+    sign_in(page, web_stack, admin)
+    page.get_by_role("link", name="Users").click()
+    victim_row = page.get_by_role("row").filter(has_text=victim.email)
+    # Last activity: the victim signed up (a session) just now; the added user never signed in.
+    expect(victim_row).to_contain_text("just now")
+    expect(page.get_by_role("row").filter(has_text=quiet)).to_contain_text("never")
+
+    page.get_by_role("button", name=f"Clear the sign-in lock of {victim.email}").click()
+    expect(page.get_by_role("status")).to_contain_text("Victim can sign in again")
+    assert sign_in_as_victim(victim.password) == 200
+
+    # Ending the sessions asks first; Cancel leaves everything as it was.
+    page.get_by_role("button", name=f"End sessions {victim.email}").click()
+    question = page.get_by_role("group", name=f"End sessions {victim.email}?")
+    expect(question).to_contain_text("delete their API keys")
+    question.get_by_role("button", name="Cancel").click()
+    expect(question).to_have_count(0)
+    assert web_stack.http.get("/api/v1/auths/", headers=victim.headers).status_code == 200
+    page.get_by_role("button", name=f"End sessions {victim.email}").click()
+    question.get_by_role("button", name="End sessions").click()
+    expect(page.get_by_role("status")).to_contain_text("Victim was signed out everywhere")
+    assert web_stack.http.get("/api/v1/auths/", headers=victim.headers).status_code == 401
+    by_key = web_stack.http.get("/api/models", headers={"Authorization": f"Bearer {key}"})
+    assert by_key.status_code == 401
+
+    page.get_by_role("button", name=f"Delete {victim.email}").click()
+    question = page.get_by_role("group", name=f"Delete {victim.email}?")
+    expect(question).to_contain_text("cannot be undone")
+    question.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Victim ({victim.email}) was deleted")
+    expect(victim_row).to_have_count(0)
+    users = web_stack.http.get("/api/v1/users/", headers=admin.headers).json()["users"]
+    assert victim.email not in {u["email"] for u in users}
+    # The admin's own row offers neither: an admin cannot end or delete themselves here.
+    expect(page.get_by_role("button", name=f"Delete {admin.email}")).to_be_disabled()

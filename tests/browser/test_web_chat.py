@@ -1,7 +1,10 @@
-"""The chat page in a real browser: sign-up, a first chat streaming in, stop, regenerate and
-branches, reload, the chat list, and errors in plain words."""
+"""The chat page in a real browser: the first account of a fresh instance, a first chat
+streaming in, stop, regenerate, edited questions as branches and edited answers, reload, the
+chat list and its search, shortcuts, Markdown, and errors in plain words."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -37,9 +40,11 @@ def reply(text: str) -> str:
 
 
 def sign_up_in_the_page(page: Page, base_url: str, name: str) -> str:
+    """The first account of a fresh instance: the page opens on its sign-up, not on sign-in."""
     email = unique_email("web")
     page.goto(base_url + "/")
-    page.get_by_role("button", name="Create one").click()
+    expect(page.get_by_role("heading", name="Create the administrator account")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign in")).to_have_count(0)
     page.get_by_label("Name").fill(name)
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill("a long enough password 1")
@@ -100,9 +105,9 @@ def test_regenerate_makes_a_branch_and_both_answers_stay_reachable(page: Page, w
     page.get_by_role("button", name="Regenerate answer").click()
     wait_until_answered(page)
     versions = page.get_by_role("group", name="answer versions")
-    expect(versions).to_contain_text("2 / 2")
+    expect(versions).to_contain_text("2/2")
     versions.get_by_role("button", name="Previous answer version").click()
-    expect(versions).to_contain_text("1 / 2")
+    expect(versions).to_contain_text("1/2")
     send(page, "second question")
     wait_until_answered(page)
     expect(answers(page)).to_have_count(2)
@@ -110,7 +115,7 @@ def test_regenerate_makes_a_branch_and_both_answers_stay_reachable(page: Page, w
     page.reload()
     expect(answers(page)).to_have_count(2)
     first_versions = page.get_by_role("group", name="answer versions")
-    expect(first_versions).to_contain_text("1 / 2")
+    expect(first_versions).to_contain_text("1/2")
     expect(page.locator(".msg.user .bubble")).to_have_text(["first question", "second question"])
 
 
@@ -211,3 +216,148 @@ def test_an_expired_session_goes_back_to_sign_in(page: Page, web_stack: WebStack
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     tokens = "[sessionStorage.getItem('stratus.token'), localStorage.getItem('stratus.token')]"
     assert page.evaluate(tokens) == [None, None]
+
+
+def test_editing_a_question_makes_a_branch_and_the_switcher_moves_between_them(
+    page: Page, web_stack: WebStack
+):
+    sign_in(page, web_stack, web_stack.user())
+    send(page, "first question")
+    wait_until_answered(page)
+    send(page, "second question")
+    wait_until_answered(page)
+    questions = page.locator(".msg.user")
+
+    def edit(number: int, text: str) -> None:
+        questions.nth(number).get_by_role("button", name="Edit message").click()
+        box = page.get_by_role("textbox", name="Edit your message")
+        box.fill(text)
+        page.get_by_role("button", name="Send", exact=True).click()
+        wait_until_answered(page)
+
+    # A later question, edited: a second version under the same answer, answered anew.
+    edit(1, "second, edited")
+    expect(page.locator(".msg.user .bubble")).to_have_text(["first question", "second, edited"])
+    expect(last_answer(page).locator(".markdown")).to_have_text(reply("second, edited"))
+    versions = questions.nth(1).get_by_role("group", name="question versions")
+    expect(versions).to_contain_text("2/2")
+    versions.get_by_role("button", name="Previous question version").click()
+    expect(versions).to_contain_text("1/2")
+    expect(page.locator(".msg.user .bubble")).to_have_text(["first question", "second question"])
+    expect(last_answer(page).locator(".markdown")).to_have_text(reply("second question"))
+    # The first question, edited: a new branch from the top, the old one still reachable.
+    edit(0, "first, edited")
+    expect(page.locator(".msg.user .bubble")).to_have_text(["first, edited"])
+    first_versions = questions.first.get_by_role("group", name="question versions")
+    expect(first_versions).to_contain_text("2/2")
+    first_versions.get_by_role("button", name="Previous question version").click()
+    # Back on the old branch, at its newest end.
+    expect(page.locator(".msg.user .bubble")).to_have_text(["first question", "second, edited"])
+    # Kept by the server: after a reload the newest branch shows, with both versions.
+    page.reload()
+    expect(page.locator(".msg.user .bubble")).to_have_text(["first, edited"])
+    expect(questions.first.get_by_role("group", name="question versions")).to_contain_text("2/2")
+
+
+def test_an_answer_is_edited_in_place_and_stays_edited(page: Page, web_stack: WebStack):
+    sign_in(page, web_stack, web_stack.user())
+    send(page, "what is two and two")
+    wait_until_answered(page)
+    page.get_by_role("button", name="Edit answer").click()
+    box = page.get_by_role("textbox", name="Edit the answer")
+    expect(box).to_have_value(reply("what is two and two"))
+    box.fill("It is **four**.")
+    page.get_by_role("button", name="Save").click()
+    markdown = last_answer(page).locator(".markdown")
+    expect(markdown).to_have_text("It is four.")
+    expect(markdown.locator("strong")).to_have_text("four")
+    page.reload()
+    expect(last_answer(page).locator(".markdown strong")).to_have_text("four")
+    # An edit is not a branch.
+    expect(page.get_by_role("group", name="answer versions")).to_have_count(0)
+
+
+def test_shortcuts_for_a_new_chat_and_stop_and_the_chat_search(page: Page, web_stack: WebStack):
+    sign_in(page, web_stack, web_stack.user())
+    for text in ("about herons", "about the moon"):
+        page.get_by_role("link", name="New chat").click()
+        send(page, text)
+        wait_until_answered(page)
+    # Ctrl+Shift+O: a new chat, ready to type in.
+    page.keyboard.press("Control+Shift+O")
+    expect(page.get_by_role("heading", name="What can I help with?")).to_be_visible()
+    expect(composer(page)).to_be_focused()
+    # Esc stops the answer being written.
+    web_stack.emulator.set_faults(token_delay=0.1)
+    send(page, " ".join(f"word{i}" for i in range(60)))
+    expect(last_answer(page).locator(".markdown")).to_contain_text("word2")
+    page.keyboard.press("Escape")
+    expect(last_answer(page).get_by_text("Stopped", exact=True)).to_be_visible()
+    wait_until_answered(page)
+    # The sidebar's search narrows the list by title.
+    titles = page.get_by_role("navigation", name="Chats").get_by_role("link")
+    expect(titles).to_have_count(3)
+    search = page.get_by_role("searchbox", name="Search chats")
+    search.fill("HERONS")
+    expect(titles).to_have_text(["about herons"])
+    search.fill("nothing like this")
+    expect(titles).to_have_count(0)
+    expect(page.get_by_role("status").filter(has_text="No chat title matches")).to_be_visible()
+    search.fill("")
+    expect(titles).to_have_count(3)
+
+
+def test_the_daily_token_budget_message_says_when_to_come_back(page: Page, web_stack: WebStack):
+    apply_env({"STRATUS_DAILY_TOKEN_BUDGET": "3"})
+    sign_in(page, web_stack, web_stack.user())
+    send(page, "use up the budget please")
+    wait_until_answered(page)
+    send(page, "and one more")
+    alert = page.get_by_role("alert").filter(has_text="token budget")
+    # A 429 whose Retry-After is hours away says so in hours, not in thousands of seconds.
+    expect(alert).to_contain_text("You have used today's token budget. Try again in")
+    assert " hour" in alert.inner_text()
+    expect(composer(page)).to_have_value("and one more")
+
+
+def test_markdown_has_highlighted_code_with_a_copy_button_tables_and_inline_code(
+    open_context: Any, web_stack: WebStack
+):
+    page: Page = open_context(permissions=["clipboard-read", "clipboard-write"])
+    sign_in(page, web_stack, web_stack.user())
+    send(
+        page,
+        "echo: Call `sorted()` on it:\n\n"
+        "```python\ndef top(values):\n    return sorted(values)[:3]\n```\n\n"
+        "| name | size |\n|---|---|\n| a.txt | 3 |\n| b.txt | 5 |\n",
+    )
+    wait_until_answered(page)
+    markdown = last_answer(page).locator(".markdown")
+    expect(markdown.locator(":not(pre) > code")).to_have_text("sorted()")
+    code = markdown.locator("pre code.language-python")
+    expect(code.locator(".hljs-keyword").first).to_have_text("def")
+    expect(markdown.locator("pre")).to_have_attribute("data-lang", "python")
+    markdown.get_by_role("button", name="Copy python code").click()
+    expect(markdown.get_by_role("button", name="Copy python code")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == (
+        "def top(values):\n    return sorted(values)[:3]"
+    )
+    table = markdown.locator(".table-wrap > table")
+    expect(table.get_by_role("columnheader")).to_have_text(["name", "size"])
+    expect(table.get_by_role("cell")).to_have_text(["a.txt", "3", "b.txt", "5"])
+
+
+@pytest.mark.parametrize("web_stack", ["host-starting"], indirect=True)
+def test_starting_the_model_host_is_shown_with_the_seconds_waited(page: Page, web_stack: WebStack):
+    """Against a stand-in for the app's scale-to-zero hold (tests/support/host_starting.py):
+    3.5 s of ``: model host starting`` comments before the stream."""
+    sign_in(page, web_stack, web_stack.user())
+    send(page, "are you awake")
+    waiting = last_answer(page).get_by_role("status")
+    expect(waiting).to_contain_text("Starting the model host… 0 seconds")
+    # It counts up about once a second while the host starts.
+    expect(waiting).to_contain_text("Starting the model host… 2 seconds")
+    # Then the answer streams as usual, and the note is gone.
+    expect(last_answer(page).locator(".markdown")).to_have_text(reply("are you awake"))
+    wait_until_answered(page)
+    expect(page.get_by_text("Starting the model host")).to_have_count(0)

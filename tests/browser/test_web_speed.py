@@ -16,6 +16,7 @@ from tests.support.web import (
     artifact_dir,
     composer,
     last_answer,
+    open_auth_page,
     record_figure,
     send,
     sign_in,
@@ -73,8 +74,7 @@ def long_markdown(tokens: int) -> str:
 
 
 def test_first_load_is_under_150_kb_of_compressed_script_and_style(page: Page, web_stack: WebStack):
-    page.goto(web_stack.base_url + "/")
-    page.get_by_role("button", name="Sign in").wait_for()
+    open_auth_page(page, web_stack)
     entries = page.evaluate(
         """performance.getEntriesByType('resource').map((e) => ({
           name: e.name, encoded: e.encodedBodySize, decoded: e.decodedBodySize}))"""
@@ -145,3 +145,60 @@ def test_screenshot_of_the_chat_page(page: Page, web_stack: WebStack):
     assert path.stat().st_size > 10_000
     if os.environ.get("STRATUS_UPDATE_SCREENSHOT") == "1":
         shutil.copyfile(path, REPO / "web" / "screenshot.png")
+
+
+# Every distinct <img> the answer ever had, each image load, and the first paragraph as first
+# seen: rendering incrementally keeps them, re-rendering the answer makes new ones every frame.
+WATCH_NODES = """
+() => {
+  window.__images = new Set();
+  window.__imageLoads = 0;
+  window.__firstParagraph = null;
+  document.addEventListener('load', (e) => {
+    if (e.target.tagName === 'IMG') window.__imageLoads += 1;
+  }, true);
+  new MutationObserver(() => {
+    const answer = document.querySelector('article.msg.assistant .markdown');
+    if (!answer) return;
+    for (const image of answer.querySelectorAll('img')) window.__images.add(image);
+    window.__firstParagraph ||= answer.querySelector('p');
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}
+"""
+
+ANSWER_WITH_AN_IMAGE = """Here is the logo ![the logo]({src}) and then many more words keep coming \
+one after another for a while, so that this paragraph is rendered again on many frames while \
+it is being written, and the image in it must not be loaded again each time.
+
+A second paragraph follows once the first is finished, so the first one moves into the \
+finished blocks while the answer goes on streaming.
+
+- a list
+- to finish
+"""
+
+
+def test_an_image_in_a_streamed_answer_loads_once_and_unchanged_nodes_stay(
+    page: Page, web_stack: WebStack
+):
+    """Issue 16: the answer was rendered whole on every frame, so an image in it was requested
+    about 70 times in 3 s. Now the block being written is updated in place."""
+    sign_in(page, web_stack, web_stack.user())
+    # The page's own icon, at an address nothing else on the page asks for.
+    image = page.evaluate("document.querySelector('link[rel=icon]').href") + "?in-the-answer"
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url) if r.url == image else None)
+    page.evaluate(WATCH_NODES)
+    web_stack.emulator.set_faults(token_delay=0.03)
+    send(page, "echo: " + ANSWER_WITH_AN_IMAGE.format(src=image))
+    answer = last_answer(page).locator(".markdown")
+    expect(answer.locator("li")).to_have_count(2, timeout=20_000)
+    wait_until_answered(page)
+    expect(answer.get_by_role("img", name="the logo")).to_be_visible()
+    assert page.evaluate("window.__images.size") == 1
+    assert page.evaluate("window.__imageLoads") == 1
+    assert requested == [image]
+    # The first paragraph is the element first shown, not a copy made on a later frame.
+    assert page.evaluate(
+        "window.__firstParagraph === document.querySelector('article.msg.assistant .markdown p')"
+    )

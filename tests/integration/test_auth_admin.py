@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from tests.support.auth import admin_and_user, signin, signup, unique_email
+from stratus.db import connection
+from tests.support.auth import admin_and_user, apply_env, signin, signup, unique_email
 from tests.support.log_capture import remember
 
 pytestmark = pytest.mark.anyio
@@ -48,7 +51,15 @@ async def test_users_are_listed_in_pages(auth_client):
     assert len(first["users"]) == 2
     assert len(third["users"]) == 1
     assert first["users"][0]["id"] == admin.id  # oldest first
-    assert set(first["users"][0]) == {"id", "email", "name", "role", "created_at", "updated_at"}
+    assert set(first["users"][0]) == {
+        "id",
+        "email",
+        "name",
+        "role",
+        "created_at",
+        "updated_at",
+        "last_active_at",
+    }
     assert "password" not in str(first)
     too_big = await auth_client.get(f"{USERS}/?limit=1000", headers=admin.headers)
     assert too_big.status_code == 422
@@ -150,3 +161,66 @@ async def test_profile_update_cannot_set_role_or_other_fields(auth_client, extra
     assert next(iter(extra)) in response.json()["detail"]
     me = (await auth_client.get("/api/v1/auths/", headers=user.headers)).json()
     assert (me["role"], me["name"], me["email"]) == ("user", "Test User", user.email)
+
+
+async def test_each_listed_user_shows_their_last_activity(auth_client):
+    admin, _ = await admin_and_user(auth_client)
+    email, password = unique_email("quiet"), remember("quiet-user-password")
+    added = await auth_client.post(
+        "/api/v1/auths/add",
+        json={"name": "Quiet", "email": email, "password": password, "role": "user"},
+        headers=admin.headers,
+    )
+    user_id = added.json()["id"]
+
+    async def last_active() -> int | None:
+        listed = (await auth_client.get(f"{USERS}/?limit=100", headers=admin.headers)).json()
+        found: int | None = {u["id"]: u for u in listed["users"]}[user_id]["last_active_at"]
+        return found
+
+    # Added by the admin, never signed in: no activity yet.
+    assert await last_active() is None
+    assert (await signin(auth_client, email, password)).status_code == 200
+    signed_in = await last_active()
+    assert signed_in is not None
+    assert abs(signed_in - datetime.now(UTC).timestamp()) < 60
+    # A later API key use or chat turn counts too: the latest of the three is shown.
+    async with connection() as conn:
+        await conn.execute(
+            "UPDATE sessions SET created_at = '2020-01-01T00:00:00Z' WHERE user_id = %s",
+            (user_id,),
+        )
+        await conn.execute(
+            "INSERT INTO api_keys (id, user_id, name, display_prefix, key_hash, last_used_at) "
+            "VALUES ('k-quiet', %s, 'script', 'sk-q', 'hash-quiet', '2021-06-01T00:00:00Z')",
+            (user_id,),
+        )
+    assert await last_active() == int(datetime(2021, 6, 1, tzinfo=UTC).timestamp())
+    async with connection() as conn:
+        await conn.execute(
+            "INSERT INTO chats (id, user_id, title, updated_at) "
+            "VALUES ('c-quiet', %s, 'hi', '2022-03-01T00:00:00Z')",
+            (user_id,),
+        )
+    assert await last_active() == int(datetime(2022, 3, 1, tzinfo=UTC).timestamp())
+
+
+async def test_config_says_a_fresh_server_is_onboarding_until_the_first_account(auth_client):
+    apply_env({"ENABLE_SIGNUP": "false"})
+    fresh = await auth_client.get("/api/config")
+    assert fresh.status_code == 200, fresh.text
+    body = fresh.json()
+    assert (body["status"], body["name"], body["onboarding"]) == (True, "Stratus", True)
+    # Sign-up is off, yet the first account (the administrator) may still be made.
+    assert body["features"] == {
+        "auth": True,
+        "enable_signup": True,
+        "enable_login_form": True,
+        "enable_api_key": True,
+    }
+    await signup(auth_client)
+    after = (await auth_client.get("/api/config")).json()
+    assert "onboarding" not in after
+    assert after["features"]["enable_signup"] is False
+    apply_env({"ENABLE_SIGNUP": "true"})
+    assert (await auth_client.get("/api/config")).json()["features"]["enable_signup"] is True

@@ -109,6 +109,41 @@ async def test_regenerate_makes_a_branch_under_the_same_question(chat_stack: Cha
     assert {m["parentId"] for m in messages[1:]} == {question_id}
 
 
+async def test_an_edited_question_is_resent_as_a_sibling_branch_even_the_first(
+    chat_stack: ChatStack,
+):
+    user = chat_stack.user
+    chat_id = await chat_stack.new_chat(user)
+    first = await chat_stack.complete(user, chat_body("first question", chat_id=chat_id))
+    second = await chat_stack.complete(user, chat_body("second question", chat_id=chat_id))
+    first_answer = first.headers["x-stratus-message-id"]
+    second_question = second.headers["x-stratus-user-message-id"]
+    # The second question, edited: resent under its old parent (the first answer).
+    edited = await chat_stack.complete(
+        user, chat_body("second, edited", chat_id=chat_id, parent_id=first_answer)
+    )
+    assert edited.status_code == 200
+    # The first question, edited: a new branch from the top.
+    rooted = await chat_stack.complete(
+        user, chat_body("first, edited", chat_id=chat_id, at_root=True)
+    )
+    assert rooted.status_code == 200
+    messages = {m["id"]: m for m in await chat_stack.chat_messages(user, chat_id)}
+    edited_question = messages[edited.headers["x-stratus-user-message-id"]]
+    assert edited_question["parentId"] == first_answer == messages[second_question]["parentId"]
+    assert messages[first_answer]["childrenIds"] == [second_question, edited_question["id"]]
+    root = messages[rooted.headers["x-stratus-user-message-id"]]
+    assert (root["parentId"], root["content"]) == (None, "first, edited")
+    assert messages[rooted.headers["x-stratus-message-id"]]["parentId"] == root["id"]
+    assert len([m for m in messages.values() if m["parentId"] is None]) == 2
+    # at_root and parent_id together name two places.
+    both = await chat_stack.complete(
+        user, chat_body("where?", chat_id=chat_id, at_root=True, parent_id=first_answer)
+    )
+    assert both.status_code == 422
+    assert both.json()["error"]["param"] == "at_root"
+
+
 async def test_a_retry_with_the_same_id_replays_without_a_second_generation(
     chat_stack: ChatStack,
 ):

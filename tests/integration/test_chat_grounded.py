@@ -91,6 +91,8 @@ async def test_open_webuis_flow_upload_knowledge_chat_cites_the_source(http, emu
     )
     assert messages[0]["content"] == question
     assert [s["name"] for s in messages[1]["sources"]] == ["herons.txt"]
+    # The emulator answers like a model: the source sentence, with its marker.
+    assert messages[1]["content"] == FACT.decode().strip() + " [1]"
 
 
 async def test_a_non_streamed_answer_carries_its_sources(http, emulator):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -307,12 +308,167 @@ async def test_delete_removes_the_chat_and_its_messages(client, store):
     ).status_code == 404
 
 
+# -- attached files and edited messages -------------------------------------------------------
+
+
+async def test_attached_files_stay_with_the_chat_until_replaced(client, store):
+    owner = await signup(client)
+    attached = [
+        {"type": "collection", "id": "k1", "name": "Handbook", "status": "processed"},
+        {"type": "file", "id": "f1", "name": "notes.txt", "file": {"meta": {"size": 3}}},
+        {"type": "file", "id": "f1", "name": "notes.txt"},
+        # Open WebUI's other kinds of attachment are not searched here: dropped.
+        {"type": "image", "url": "data:image/png;base64,AAAA"},
+        {"type": "file", "id": "f2"},
+    ]
+    response = await client.post(
+        "/api/v1/chats/new",
+        json={"chat": {"title": "Grounded", "files": attached}},
+        headers=owner.headers,
+    )
+    assert response.status_code == 200, response.text
+    chat = response.json()
+    expected = [
+        {"type": "collection", "id": "k1", "name": "Handbook"},
+        {"type": "file", "id": "f1", "name": "notes.txt"},
+        {"type": "file", "id": "f2", "name": "f2"},
+    ]
+    assert chat["chat"]["files"] == expected
+    read = (await client.get(f"/api/v1/chats/{chat['id']}", headers=owner.headers)).json()
+    assert read["chat"]["files"] == expected
+    # A rename leaves them; a new list replaces them; an empty one removes them all.
+    path = f"/api/v1/chats/{chat['id']}"
+    renamed = await client.post(path, json={"chat": {"title": "Still"}}, headers=owner.headers)
+    assert renamed.json()["chat"]["files"] == expected
+    only_one = [{"type": "file", "id": "f2", "name": "later.txt"}]
+    replaced = await client.post(path, json={"chat": {"files": only_one}}, headers=owner.headers)
+    assert (replaced.json()["title"], replaced.json()["chat"]["files"]) == ("Still", only_one)
+    emptied = await client.post(path, json={"chat": {"files": []}}, headers=owner.headers)
+    assert emptied.json()["chat"]["files"] == []
+    assert (await client.get(path, headers=owner.headers)).json()["chat"]["files"] == []
+    # A chat made without any has none.
+    assert (await new_chat(client, owner))["chat"]["files"] == []
+
+
+@pytest.mark.parametrize(
+    ("entry", "field"),
+    [
+        ({"type": "file", "id": ""}, "chat.files[0].id"),
+        ({"type": "file", "id": "x" * 129}, "chat.files[0].id"),
+        ({"type": "collection", "id": 5}, "chat.files[0].id"),
+        ({"type": "file", "id": "f", "name": "a\x00b"}, "chat.files[0]"),
+        ({"type": "file", "id": "f", "name": 7}, "chat.files[0].name"),
+    ],
+)
+async def test_a_bad_attached_file_is_a_422_naming_it(client, entry, field):
+    owner = await signup(client)
+    chat = await new_chat(client, owner)
+    response = await client.post(
+        f"/api/v1/chats/{chat['id']}", json={"chat": {"files": [entry]}}, headers=owner.headers
+    )
+    assert response.status_code == 422, response.text
+    assert field in response.json()["detail"]
+    too_many = [{"type": "file", "id": f"f{n}"} for n in range(101)]
+    response = await client.post(
+        f"/api/v1/chats/{chat['id']}", json={"chat": {"files": too_many}}, headers=owner.headers
+    )
+    assert response.status_code == 422, response.text
+
+
+async def test_a_question_or_an_answer_is_edited_in_place(client, store):
+    owner = await signup(client)
+    chat_id = (await new_chat(client, owner))["id"]
+    begun = await store.begin_turn(start(owner.id, chat_id, "what is two and two"))
+    await store.finish(begun.assistant_message_id, TurnResult("complete", "five"))
+    path = f"/api/v1/chats/{chat_id}/messages/{begun.assistant_message_id}"
+    response = await client.post(path, json={"content": "four\n\n*four*"}, headers=owner.headers)
+    assert response.status_code == 200, response.text
+    messages = response.json()["chat"]["history"]["messages"]
+    answer = messages[begun.assistant_message_id]
+    assert (answer["content"], answer["status"], answer["role"]) == (
+        "four\n\n*four*",
+        "complete",
+        "assistant",
+    )
+    question_path = f"/api/v1/chats/{chat_id}/messages/{begun.user_message_id}"
+    edited = await client.post(question_path, json={"content": "2 + 2?"}, headers=owner.headers)
+    assert edited.json()["chat"]["history"]["messages"][begun.user_message_id]["content"] == (
+        "2 + 2?"
+    )
+    # The tree is unchanged: an edit is not a branch.
+    read = (await client.get(f"/api/v1/chats/{chat_id}", headers=owner.headers)).json()
+    assert len(read["chat"]["history"]["messages"]) == 2
+    assert read["chat"]["history"]["currentId"] == begun.assistant_message_id
+
+
+async def test_editing_an_answer_still_being_written_is_a_409_and_a_stale_one_is_allowed(
+    client, store
+):
+    owner = await signup(client)
+    chat_id = (await new_chat(client, owner))["id"]
+    begun = await store.begin_turn(start(owner.id, chat_id, "write slowly"))
+    await store.checkpoint(begun.assistant_message_id, "so far", "")
+    path = f"/api/v1/chats/{chat_id}/messages/{begun.assistant_message_id}"
+    busy = await client.post(path, json={"content": "mine"}, headers=owner.headers)
+    assert busy.status_code == 409, busy.text
+    assert "still being written" in busy.json()["detail"]
+    rows = await message_rows(chat_id)
+    assert [r["content"] for r in rows if r["role"] == "assistant"] == ["so far"]
+    long_ago = datetime.now(UTC) - timedelta(seconds=STALE_AFTER + 5)
+    await set_times(begun.assistant_message_id, created_at=long_ago, checkpointed_at=long_ago)
+    stale = await client.post(path, json={"content": "mine"}, headers=owner.headers)
+    assert stale.status_code == 200, stale.text
+    answer = stale.json()["chat"]["history"]["messages"][begun.assistant_message_id]
+    assert (answer["content"], answer["status"]) == ("mine", "interrupted")
+
+
+async def test_editing_a_missing_message_or_with_a_bad_body_changes_nothing(client, store):
+    owner = await signup(client)
+    chat_id = (await new_chat(client, owner))["id"]
+    begun = await store.begin_turn(start(owner.id, chat_id, "hello"))
+    missing = await client.post(
+        f"/api/v1/chats/{chat_id}/messages/nope", json={"content": "x"}, headers=owner.headers
+    )
+    assert (missing.status_code, missing.json()) == (404, {"detail": "Message not found."})
+    path = f"/api/v1/chats/{chat_id}/messages/{begun.user_message_id}"
+    for body, field in (
+        ({"content": "a\x00b"}, "content"),
+        ({"content": 5}, "content"),
+        ({}, "content"),
+        ({"content": "x", "role": "system"}, "role"),
+    ):
+        response = await client.post(path, json=body, headers=owner.headers)
+        assert response.status_code == 422, response.text
+        assert field in response.json()["detail"]
+    rows = await message_rows(chat_id)
+    assert [(r["role"], r["content"]) for r in rows] == [("user", "hello"), ("assistant", "")]
+
+
+async def test_a_question_at_root_starts_a_second_branch_from_the_top(client, store):
+    owner = await signup(client)
+    chat_id = (await new_chat(client, owner))["id"]
+    first = await store.begin_turn(start(owner.id, chat_id, "one"))
+    await store.finish(first.assistant_message_id, TurnResult("complete", "a"))
+    second = await store.begin_turn(start(owner.id, chat_id, "two"))
+    await store.finish(second.assistant_message_id, TurnResult("complete", "b"))
+    root = dataclasses.replace(start(owner.id, chat_id, "one, edited"), at_root=True)
+    again = await store.begin_turn(root)
+    body = (await client.get(f"/api/v1/chats/{chat_id}", headers=owner.headers)).json()["chat"]
+    messages = body["history"]["messages"]
+    assert messages[again.user_message_id]["parentId"] is None
+    assert messages[again.assistant_message_id]["parentId"] == again.user_message_id
+    assert body["history"]["currentId"] == again.assistant_message_id
+    assert [m["content"] for m in body["messages"]] == ["one, edited", ""]
+
+
 # -- ownership (security matrix row 1) ------------------------------------------------------
 
 OWNER_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/api/v1/chats/{id}", None),
     ("POST", "/api/v1/chats/{id}", {"chat": {"title": "taken over"}}),
     ("POST", "/api/v1/chats/{id}", {"chat": {}}),
+    ("POST", "/api/v1/chats/{id}", {"chat": {"files": [{"type": "file", "id": "f"}]}}),
+    ("POST", "/api/v1/chats/{id}/messages/{message}", {"content": "taken over"}),
     ("DELETE", "/api/v1/chats/{id}", None),
 ]
 
@@ -331,9 +487,10 @@ async def test_someone_elses_chat_is_404_and_stays_unchanged(
     await store.begin_turn(start(owner.id, chat["id"], "private question"))
     before = (await client.get(f"/api/v1/chats/{chat['id']}", headers=owner.headers)).json()
     intruder = user_b if who == "another user" else admin
+    message = before["chat"]["history"]["currentId"]
 
     response = await client.request(
-        method, path.format(id=chat["id"]), json=body, headers=intruder.headers
+        method, path.format(id=chat["id"], message=message), json=body, headers=intruder.headers
     )
 
     assert response.status_code == 404, response.text
@@ -350,7 +507,7 @@ async def test_a_missing_chat_answers_exactly_like_someone_elses(client):
     for method, path, body in OWNER_ROUTES:
         response = await client.request(
             method,
-            path.format(id="0b8f2a4e-6c1d-4e5f-9a7b-3c2d1e0f9a8b"),
+            path.format(id="0b8f2a4e-6c1d-4e5f-9a7b-3c2d1e0f9a8b", message="m1"),
             json=body,
             headers=owner.headers,
         )
@@ -362,7 +519,7 @@ async def test_an_unprintable_or_oversized_id_names_no_chat(client, chat_id):
     owner = await signup(client)
     for method, path, body in OWNER_ROUTES:
         response = await client.request(
-            method, path.format(id=chat_id), json=body, headers=owner.headers
+            method, path.format(id=chat_id, message="m1"), json=body, headers=owner.headers
         )
         assert response.status_code == 404, (method, chat_id, response.text)
 

@@ -70,7 +70,7 @@ async def test_create_get_rename_delete(store):
     assert found[0] == chat
     assert found[1] == []
 
-    renamed = await store.rename(chat.id, owner, "Second")
+    renamed = await store.update(chat.id, owner, title="Second")
     assert renamed is not None
     assert renamed[0].title == "Second"
     assert renamed[0].updated_at > chat.updated_at
@@ -87,7 +87,7 @@ async def test_someone_elses_chat_reads_as_missing(store):
 
     assert await store.get(chat.id, other) is None
     assert await store.messages(chat.id, other) == []
-    assert await store.rename(chat.id, other, "Mine now") is None
+    assert await store.update(chat.id, other, title="Mine now") is None
     assert await store.delete(chat.id, other) is False
     assert await store.list_chats(other, limit=None) == []
     # ... and nothing changed for the owner.

@@ -138,7 +138,13 @@ async def test_one_scripted_session_answers_alike_in_process_and_in_lambda_mode(
         assert answer == expected_answer, step
     answers = dict(got)
     assert answers["admin: list users"].body == {
-        "users": [dict.fromkeys(("id", "email", "name", "role"), "str") | _TIMES] * 2,
+        # Both signed up, so both have been active (a session each).
+        "users": [
+            dict.fromkeys(("id", "email", "name", "role"), "str")
+            | _TIMES
+            | {"last_active_at": "int"}
+        ]
+        * 2,
         "total": "int",
         "page": "int",
         "limit": "int",

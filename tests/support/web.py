@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ import httpx
 from local.emulator.testing import EmulatorHandle
 from tests.support.auth import Account, apply_env
 from tests.support.chat import CHAT_TEST_ENV
+from tests.support.host_starting import HostStartingStandIn
 from tests.support.live_server import live_server
 from tests.support.log_capture import remember
 
@@ -114,13 +116,39 @@ class WebStack:
         body: list[dict[str, Any]] = response.json()
         return body
 
+    def upload(self, account: Account, name: str, content: bytes, within: float = 30) -> str:
+        """A file uploaded through the API and processed (ready to search); its id."""
+        response = self.http.post(
+            "/api/v1/files/",
+            files={"file": (name, content, "text/plain")},
+            headers=account.headers,
+        )
+        assert response.status_code == 200, response.text
+        file_id: str = response.json()["id"]
+        deadline = time.monotonic() + within
+        while True:
+            status = self.http.get(
+                f"/api/v1/files/{file_id}/process/status", headers=account.headers
+            ).json()
+            if status["state"] == "ready":
+                return file_id
+            assert status["state"] != "failed", status
+            assert time.monotonic() < deadline, status
+            time.sleep(0.05)
+
 
 @contextmanager
 def serve_web_stack(
-    emulator: EmulatorHandle, *, lambda_mode: bool = False, env: Mapping[str, str] | None = None
+    emulator: EmulatorHandle,
+    *,
+    lambda_mode: bool = False,
+    env: Mapping[str, str] | None = None,
+    host_starting: float = 0.0,
 ) -> Iterator[WebStack]:
     """The local stack's app on a live server, ``emulator`` as its model host. Use inside a test
-    with ``auth_env`` (empty accounts; the environment is restored afterwards)."""
+    with ``auth_env`` (empty accounts; the environment is restored afterwards). With
+    ``host_starting``, each streamed completion is held that many seconds behind
+    ``: model host starting`` comments (``tests.support.host_starting``)."""
     apply_env({"OLLAMA_BASE_URL": emulator.base_url, **CHAT_TEST_ENV, **(env or {})})
     if lambda_mode:
         from local.lambda_bridge import create_lambda_mode_app
@@ -130,8 +158,12 @@ def serve_web_stack(
         from local.composed import create_local_app
 
         app = create_local_app()
+    served = HostStartingStandIn(app, hold=host_starting) if host_starting else app
     try:
-        with live_server(app) as server, httpx.Client(base_url=server.base_url, timeout=30) as http:
+        with (
+            live_server(served) as server,
+            httpx.Client(base_url=server.base_url, timeout=30) as http,
+        ):
             yield WebStack(server.base_url, emulator, http)
     finally:
         if lambda_mode:
@@ -147,6 +179,13 @@ def sign_in(page: Any, stack: WebStack, account: Account) -> None:
     page.get_by_label("Password").fill(account.password)
     page.get_by_role("button", name="Sign in").click()
     composer(page).wait_for()
+
+
+def open_auth_page(page: Any, stack: WebStack) -> None:
+    """The page before sign-in, its form shown as the server's /api/config says (a fresh
+    instance opens on its administrator's sign-up, any other on sign-in)."""
+    page.goto(stack.base_url + "/")
+    page.locator("form.auth[data-ready]").wait_for()
 
 
 def composer(page: Any) -> Any:
@@ -168,7 +207,9 @@ def last_answer(page: Any) -> Any:
 
 
 def wait_until_answered(page: Any, timeout: float = 10_000) -> None:
-    """The answer is finished and saved: no answer is being written, Send is back."""
+    """The answer is finished and saved: nothing is being sent (the chat is not busy from the
+    key press on, so this cannot pass before the request left), Send is back."""
+    page.locator("section.chat:not([aria-busy='true'])").wait_for(timeout=timeout)
     page.get_by_role("button", name="Send message").wait_for(timeout=timeout)
     page.locator("article.msg.assistant[aria-busy='true']").wait_for(
         state="detached", timeout=timeout

@@ -249,3 +249,56 @@ def test_echo_counts_only_at_the_start_and_other_replies_are_unchanged():
     assert "".join(expected_reply([user("echo:")])) == ""
     plan = plan_chat([user("echo: a  b")], format_="json")
     assert json.loads("".join(plan.content)) == {"text": "echo: a b"}
+
+
+# Grounded prompts: answered like a model would, from the numbered sources.
+
+
+def grounded_prompt(question: str, *texts: str) -> str:
+    from stratus.retrieval.context import render_context
+    from stratus.retrieval.types import Source
+    from stratus.settings import DEFAULT_RAG_TEMPLATE
+
+    sources = [
+        Source(f"c{n}", "f1", f"notes-{n}.txt", n, 1.0, 1.0, text)
+        for n, text in enumerate(texts, start=1)
+    ]
+    return render_context(DEFAULT_RAG_TEMPLATE, sources, question)
+
+
+def test_a_grounded_question_is_answered_with_its_best_source_sentence_and_marker():
+    prompt = grounded_prompt(
+        "Where are the stop flags kept?",
+        "The moon orbits the earth every month. Tides follow it.",
+        "Stratus is a chat backend. Stratus keeps its stop flags in DynamoDB.\n\nIt is fast.",
+    )
+    reply = "".join(expected_reply([user(prompt)]))
+    assert reply == "Stratus keeps its stop flags in DynamoDB. [2]"
+    # The plan streams it word by word, like every other reply.
+    assert plan_chat([user(prompt)]).content == expected_reply([user(prompt)])
+
+
+def test_a_grounded_question_the_sources_do_not_answer_says_so():
+    prompt = grounded_prompt("Who painted the ceiling?", "Herons eat fish.")
+    assert "".join(expected_reply([user(prompt)])) == "I do not know: the sources do not say."
+
+
+def test_ties_go_to_the_first_source_and_a_custom_template_still_finds_the_question():
+    prompt = grounded_prompt("herons fish", "Herons eat fish.", "Herons like fish too.")
+    assert "".join(expected_reply([user(prompt)])) == "Herons eat fish. [1]"
+    custom = (
+        '<source id="1" name="a">Cats sleep a lot.</source>\n'
+        '<source id="2" name="b">Dogs bark.</source> dogs?'
+    )
+    assert "".join(expected_reply([user(custom)])) == "Dogs bark. [2]"
+
+
+def test_echo_grounded_keeps_the_old_echo_for_tests_that_read_the_prompt_back():
+    prompt = grounded_prompt("Where are the stop flags kept?", "Stop flags live in DynamoDB.")
+    echoed = "".join(expected_reply([user(prompt)], echo_grounded=True))
+    assert echoed.startswith("You said: Answer the question using the numbered sources")
+    assert "".join(plan_chat([user(prompt)], echo_grounded=True).content) == echoed
+    faults = Faults().with_changes(parse_fault_header("echo_grounded=true"))
+    assert faults.echo_grounded is True
+    config = build_config(build_parser().parse_args(["--echo-grounded"]))
+    assert config.faults.echo_grounded is True

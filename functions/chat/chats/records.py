@@ -41,6 +41,8 @@ class Chat:
     archived: bool
     pinned: bool
     meta: dict[str, Any]
+    # Attached files and collections: [{"type", "id", "name"}].
+    files: list[dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +98,10 @@ class TurnStart:
     assistant_client_id: str | None
     # None means regenerate: ``parent_id`` names the user message to answer again.
     user_message: NewUserMessage | None
-    # The message to attach under; None means the chat's current leaf.
+    # The message to attach under; None means the chat's current leaf, or with ``at_root``
+    # the top of the chat (an edited first question: a sibling of the first question).
     parent_id: str | None = None
+    at_root: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
 
 from functions.chat.chats.deps import provide_chats
-from functions.chat.chats.schemas import ChatForm, ChatResponse, ChatTitleId
+from functions.chat.chats.schemas import ChatForm, ChatResponse, ChatTitleId, MessageForm
 from functions.chat.chats.service import ChatsService
 from stratus.auth import Principal
 from stratus.openapi import may_answer
@@ -67,6 +67,21 @@ class ChatsController(Controller):
         chats: NamedDependency[ChatsService],
     ) -> ChatResponse:
         return await chats.update(principal, chat_id, data)
+
+    @post(
+        "/{chat_id:str}/messages/{message_id:str}",
+        opt={**OWNER, **may_answer(409)},
+        status_code=200,
+    )
+    async def edit_message(
+        self,
+        chat_id: FromPath[str],
+        message_id: FromPath[str],
+        data: JSONBody[MessageForm],
+        principal: NamedDependency[Principal],
+        chats: NamedDependency[ChatsService],
+    ) -> ChatResponse:
+        return await chats.edit_message(principal, chat_id, message_id, data)
 
     @delete("/{chat_id:str}", opt=OWNER, status_code=200)
     async def delete_chat(

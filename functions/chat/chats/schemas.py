@@ -9,15 +9,17 @@ client writes it.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta, Struct
 
 from functions.chat.chats.records import Role, Status
+from stratus.web.text import MultiLine
 
 Title = Annotated[str, Meta(max_length=1000)]
 FolderId = Annotated[str, Meta(max_length=128)]
+MAX_ATTACHED = 100
 
 
 class ChatFields(Struct):
@@ -25,6 +27,10 @@ class ChatFields(Struct):
     ``tags``...) are accepted and ignored."""
 
     title: Title | None = None
+    # The files and collections attached to the chat (Open WebUI's ``chat.files``): the whole
+    # list, replacing the saved one. Entries of other types (Open WebUI's images, web pages)
+    # and their other fields are dropped; see ``service.attached_files``.
+    files: Annotated[list[dict[str, Any]], Meta(max_length=MAX_ATTACHED)] | None = None
 
 
 class ChatForm(Struct, forbid_unknown_fields=True):
@@ -37,6 +43,21 @@ class ChatForm(Struct, forbid_unknown_fields=True):
     # Accepted for Open WebUI's clients; not used.
     variables: dict[str, Any] | None = None
     deleted_message_ids: list[Annotated[str, Meta(max_length=128)]] | None = None
+
+
+class MessageForm(Struct, forbid_unknown_fields=True):
+    """Body of ``POST /api/v1/chats/{id}/messages/{message_id}``: the message's new text."""
+
+    # As long as the request body may be, as a completion's message content.
+    content: MultiLine
+
+
+class AttachedFile(Struct, frozen=True):
+    """A file or collection attached to a chat, as ``chat.files`` lists it."""
+
+    type: Literal["file", "collection"]
+    id: str
+    name: str
 
 
 class ChatTitleId(Struct, frozen=True):
@@ -101,6 +122,7 @@ class ChatBody(Struct, frozen=True):
     # The current branch, root to leaf.
     messages: list[HistoryMessage]
     timestamp: int
+    files: list[AttachedFile]
 
 
 class ChatResponse(Struct, frozen=True):

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from functions.chat.chats.history import branch_to, children_of, current_leaf
 from functions.chat.chats.records import Chat, Message
 from functions.chat.chats.schemas import (
+    AttachedFile,
     ChatBody,
     ChatForm,
     ChatHistory,
@@ -23,17 +25,19 @@ from functions.chat.chats.schemas import (
     HistoryMessage,
     MessageError,
     MessageFile,
+    MessageForm,
     MessageUsage,
 )
 from functions.chat.chats.store import ChatsStore
 from stratus.auth import Principal
-from stratus.errors import NotFoundError
+from stratus.errors import NotFoundError, ValidationError
 from stratus.web.text import check_text
 
 # Open WebUI's page size for ``GET /api/v1/chats/?page=``.
 PAGE_SIZE = 60
 DEFAULT_TITLE = "New Chat"
 _MAX_ID_LENGTH = 128
+_MAX_NAME_LENGTH = 1000
 
 
 def _epoch(moment: datetime) -> int:
@@ -56,6 +60,33 @@ def _title(raw: str | None) -> str | None:
     if raw is None:
         return None
     return check_text(raw, "chat.title").strip() or DEFAULT_TITLE
+
+
+def attached_files(entries: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """The ``file`` and ``collection`` entries of Open WebUI's ``chat.files``, as stored:
+    ``{"type", "id", "name"}``, each once. Other types (images, web pages) are not searched
+    here, so they are dropped like the chat's other Open WebUI fields. A reference names
+    nothing yet: a completion that uses it checks it is the caller's (404 otherwise)."""
+    if entries is None:
+        return None
+    kept: dict[tuple[str, str], dict[str, Any]] = {}
+    for number, entry in enumerate(entries):
+        kind, ref = entry.get("type"), entry.get("id")
+        if kind not in ("file", "collection"):
+            continue
+        where = f"chat.files[{number}]"
+        if not isinstance(ref, str) or not ref or len(ref) > _MAX_ID_LENGTH:
+            raise ValidationError(f"{where}.id must be an id (1 to 128 characters).", param=where)
+        name = entry.get("name")
+        if name is None:
+            name = ref
+        if not isinstance(name, str) or len(name) > _MAX_NAME_LENGTH:
+            raise ValidationError(f"{where}.name must be text (at most 1000 characters).")
+        kept.setdefault(
+            (kind, ref),
+            {"type": kind, "id": check_text(ref, f"{where}.id"), "name": check_text(name, where)},
+        )
+    return list(kept.values())
 
 
 def _usage(message: Message) -> MessageUsage | None:
@@ -108,6 +139,7 @@ def chat_response(chat: Chat, messages: list[Message]) -> ChatResponse:
         history=ChatHistory(messages=shaped, current_id=leaf.id if leaf else None),
         messages=branch,
         timestamp=int(chat.created_at.timestamp() * 1000),
+        files=[AttachedFile(f["type"], f["id"], f["name"]) for f in chat.files],
     )
     return ChatResponse(
         id=chat.id,
@@ -146,7 +178,11 @@ class ChatsService:
     async def create(self, principal: Principal, form: ChatForm) -> ChatResponse:
         if form.folder_id is not None:
             raise NotFoundError("Folder not found.", param="folder_id")
-        chat = await self.store.create(principal.user_id, _title(form.chat.title) or DEFAULT_TITLE)
+        chat = await self.store.create(
+            principal.user_id,
+            _title(form.chat.title) or DEFAULT_TITLE,
+            attached_files(form.chat.files),
+        )
         return chat_response(chat, [])
 
     async def get(self, principal: Principal, chat_id: str) -> ChatResponse:
@@ -156,17 +192,30 @@ class ChatsService:
         return chat_response(*found)
 
     async def update(self, principal: Principal, chat_id: str, form: ChatForm) -> ChatResponse:
-        """Open WebUI's update, limited to the title: the history is the server's."""
+        """Open WebUI's update, limited to the title and the attached files: the history is the
+        server's."""
         chat_id = _checked_id(chat_id)
         title = _title(form.chat.title)
+        files = attached_files(form.chat.files)
         if form.folder_id is not None:
             raise NotFoundError("Folder not found.", param="folder_id")
-        if title is None:
+        if title is None and files is None:
             return await self.get(principal, chat_id)
-        found = await self.store.rename(chat_id, principal.user_id, title)
+        found = await self.store.update(chat_id, principal.user_id, title=title, files=files)
         if found is None:
             raise _not_found()
         return chat_response(*found)
+
+    async def edit_message(
+        self, principal: Principal, chat_id: str, message_id: str, form: MessageForm
+    ) -> ChatResponse:
+        """Open WebUI's message edit: the text of one question or answer, in place (a resent
+        question is a new branch instead: a completion with ``parent_id``)."""
+        chat_id = _checked_id(chat_id)
+        if len(message_id) > _MAX_ID_LENGTH or not message_id.isprintable():
+            raise NotFoundError("Message not found.", param="message_id")
+        await self.store.edit_message(chat_id, principal.user_id, message_id, form.content)
+        return await self.get(principal, chat_id)
 
     async def delete(self, principal: Principal, chat_id: str) -> None:
         if not await self.store.delete(_checked_id(chat_id), principal.user_id):

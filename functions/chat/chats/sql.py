@@ -9,7 +9,8 @@
   holding a unique-index entry). It bumps ``updated_at`` ("newest first"), never backwards,
   and not for a replay.
 - ``named`` / ``leaf``: where the turn attaches. The named parent must be in this chat; with
-  none named, the current leaf: the newest message that has no children.
+  none named, the current leaf: the newest message that has no children; with ``at_root``,
+  nothing (the question starts a new branch at the top).
 - ``anchor``: one row when everything checks out and the turn is new.
 - ``assistant``: inserted first; ``ON CONFLICT`` lets the unique (chat_id, client_id) index
   decide a race between retries. ``question`` (the user message) reads from it, so when the
@@ -21,8 +22,10 @@ so the assistant may name the user message inserted after it as its parent.
 
 from __future__ import annotations
 
-CHAT_COLUMNS = "c.id, c.user_id, c.title, c.created_at, c.updated_at, c.archived, c.pinned, c.meta"
-CHAT_WIDTH = 8
+CHAT_COLUMNS = (
+    "c.id, c.user_id, c.title, c.created_at, c.updated_at, c.archived, c.pinned, c.meta, c.files"
+)
+CHAT_WIDTH = 9
 MESSAGE_COLUMNS = (
     "m.id, m.chat_id, m.user_id, m.parent_id, m.role, m.content, m.content_parts, m.reasoning, "
     "m.tool_calls, m.model, m.status, m.error, m.prompt_tokens, m.completion_tokens, m.task_id, "
@@ -35,7 +38,7 @@ MESSAGE_ORDER = "m.created_at, m.role = 'assistant', m.id"
 
 # S608: what is interpolated below is the constant column lists above, never input.
 INSERT_CHAT = (
-    "INSERT INTO chats AS c (id, user_id, title) VALUES (%s, %s, %s) "  # noqa: S608
+    "INSERT INTO chats AS c (id, user_id, title, files) VALUES (%s, %s, %s, %s::jsonb) "  # noqa: S608
     f"RETURNING {CHAT_COLUMNS}"
 )
 CHAT_WITH_MESSAGES = (
@@ -44,10 +47,12 @@ CHAT_WITH_MESSAGES = (
     "WHERE c.id = %(chat_id)s AND (%(any)s OR c.user_id = %(user_id)s) "
     f"ORDER BY {MESSAGE_ORDER}"
 )
-RENAME_CHAT = (
-    "WITH c AS (UPDATE chats SET title = %(title)s, updated_at = now() "  # noqa: S608
+# A field left NULL keeps its value.
+UPDATE_CHAT = (
+    "WITH c AS (UPDATE chats SET title = coalesce(%(title)s, title), "  # noqa: S608
+    "files = coalesce(%(files)s::jsonb, files), updated_at = now() "
     "WHERE id = %(chat_id)s AND user_id = %(user_id)s "
-    "RETURNING id, user_id, title, created_at, updated_at, archived, pinned, meta) "
+    "RETURNING id, user_id, title, created_at, updated_at, archived, pinned, meta, files) "
     f"SELECT {CHAT_COLUMNS}, {MESSAGE_COLUMNS} FROM c "
     f"LEFT JOIN messages m ON m.chat_id = c.id ORDER BY {MESSAGE_ORDER}"
 )
@@ -108,7 +113,7 @@ named AS (
 ),
 leaf AS (
     SELECT m.id FROM messages m
-    WHERE m.chat_id = %(chat_id)s AND %(parent_id)s::text IS NULL
+    WHERE m.chat_id = %(chat_id)s AND %(parent_id)s::text IS NULL AND NOT %(at_root)s
       AND NOT EXISTS (
           SELECT 1 FROM messages c WHERE c.chat_id = m.chat_id AND c.parent_id = m.id
       )
@@ -174,6 +179,29 @@ WHERE q.id = %(question)s AND q.user_id = %(user_id)s AND q.role = 'user'
 """
 
 MESSAGE_ROLE = "SELECT role FROM messages WHERE id = %s AND chat_id = %s AND user_id = %s"
+
+# A person's edit of one message's text (Open WebUI's "edit" on a question or an answer). An
+# answer still being written is left alone: its writer would overwrite the edit. Reports
+# whether the chat is the caller's, whether the message is in it and whether it was changed.
+EDIT_MESSAGE = """
+WITH chat AS (
+    SELECT 1 FROM chats WHERE id = %(chat_id)s AND user_id = %(user_id)s
+),
+target AS (
+    SELECT id, status = 'streaming' AND coalesce(checkpointed_at, created_at) >= %(fresh)s
+           AS writing
+    FROM messages
+    WHERE id = %(message_id)s AND chat_id = %(chat_id)s AND user_id = %(user_id)s
+),
+edited AS (
+    UPDATE messages m SET content = %(content)s, updated_at = now()
+    FROM target t
+    WHERE m.id = t.id AND NOT t.writing
+    RETURNING m.id
+)
+SELECT EXISTS (SELECT 1 FROM chat), EXISTS (SELECT 1 FROM target),
+       EXISTS (SELECT 1 FROM edited)
+"""
 
 CHAT_OWNER = (
     "SELECT user_id FROM chats WHERE id = %(chat_id)s AND (user_id = %(user_id)s OR %(any)s)"

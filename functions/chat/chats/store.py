@@ -85,8 +85,11 @@ class ChatsStore:
 
     # -- chats -----------------------------------------------------------------------------
 
-    async def create(self, user_id: str, title: str) -> Chat:
-        rows = await _rows(sql.INSERT_CHAT, (str(uuid.uuid4()), user_id, title))
+    async def create(
+        self, user_id: str, title: str, files: list[dict[str, Any]] | None = None
+    ) -> Chat:
+        params = (str(uuid.uuid4()), user_id, title, json_text(files or []))
+        rows = await _rows(sql.INSERT_CHAT, params)
         return Chat(*rows[0])
 
     async def list_chats(
@@ -111,12 +114,39 @@ class ChatsStore:
         found = await self.get(chat_id, user_id)
         return found[1] if found else []
 
-    async def rename(
-        self, chat_id: str, user_id: str, title: str
+    async def update(
+        self,
+        chat_id: str,
+        user_id: str,
+        *,
+        title: str | None = None,
+        files: list[dict[str, Any]] | None = None,
     ) -> tuple[Chat, list[Message]] | None:
-        """Set the title; return the chat as ``get`` does, or None if it is not the caller's."""
-        params = {"chat_id": chat_id, "user_id": user_id, "title": title}
-        return self._chat_with_messages(await _rows(sql.RENAME_CHAT, params))
+        """Set the title and/or the attached files (None keeps one); return the chat as ``get``
+        does, or None if it is not the caller's."""
+        params = {"chat_id": chat_id, "user_id": user_id, "title": title, "files": json_text(files)}
+        return self._chat_with_messages(await _rows(sql.UPDATE_CHAT, params))
+
+    async def edit_message(self, chat_id: str, user_id: str, message_id: str, content: str) -> None:
+        """Replace a message's text. ``NotFoundError`` for someone else's chat or a message not
+        in it, ``ConflictError`` while the answer is still being written."""
+        params = {
+            "chat_id": chat_id,
+            "user_id": user_id,
+            "message_id": message_id,
+            "content": text(content),
+            "fresh": self._fresh_since(),
+        }
+        owned, found, edited = (await _rows(sql.EDIT_MESSAGE, params))[0]
+        if not owned:
+            raise NotFoundError("Chat not found.")
+        if not found:
+            raise NotFoundError("Message not found.", param="message_id")
+        if not edited:
+            raise ConflictError(
+                "This answer is still being written; stop it or wait until it is finished.",
+                code="generation_in_progress",
+            )
 
     async def delete(self, chat_id: str, user_id: str) -> bool:
         """Delete the caller's chat and, by cascade, its messages."""
@@ -149,6 +179,7 @@ class ChatsStore:
             "chat_id": turn.chat_id,
             "user_id": turn.user_id,
             "parent_id": turn.parent_id,
+            "at_root": turn.at_root,
             "regenerate": regenerate,
             "assistant_id": str(uuid.uuid4()),
             "assistant_client_id": turn.assistant_client_id,

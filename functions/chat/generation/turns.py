@@ -8,7 +8,10 @@ Turn fields on the request (Open WebUI's names where it has them):
 - ``user_message_id``: the client's id for the new question (optional);
 - ``parent_id``: where the turn hangs. A user message there means *regenerate*: a new answer
   to that question, as a sibling branch, and no new question. Anything else (or nothing, which
-  means the chat's current leaf) is where the new question attaches.
+  means the chat's current leaf) is where the new question attaches; an edited question is
+  resent under its old question's parent, so it becomes that question's sibling;
+- ``at_root``: instead of ``parent_id``, the new question has no parent (an edited first
+  question: a new branch from the top).
 
 The new question is the request's last message, which must be the user's.
 """
@@ -68,6 +71,11 @@ class TurnKeeper:
 
     async def begin(self, principal: Principal, req: ChatCompletionRequest, task_id: str) -> Turn:
         assert req.chat_id is not None
+        if req.at_root and req.parent_id is not None:
+            raise ValidationError(
+                "at_root starts a branch at the top of the chat: send it without parent_id.",
+                param="at_root",
+            )
         regenerate = False
         if req.parent_id is not None:
             role = await self.store.message_role(req.chat_id, principal.user_id, req.parent_id)
@@ -84,6 +92,7 @@ class TurnKeeper:
                 assistant_client_id=req.id,
                 user_message=None if regenerate else _question(req),
                 parent_id=req.parent_id,
+                at_root=req.at_root,
             )
         )
         turn = Turn(req.chat_id, begun.assistant_message_id, begun.user_message_id)

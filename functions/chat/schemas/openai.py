@@ -118,6 +118,8 @@ class ChatCompletionRequest(Struct, forbid_unknown_fields=True, omit_defaults=Tr
     # The client's id for the assistant message: the turn's idempotency key.
     id: Id | None = None
     parent_id: Id | None = None
+    # The new question starts a branch at the top of the chat (an edited first question).
+    at_root: bool = False
     user_message_id: Id | None = None
     files: list[FileRef] | None = None
 

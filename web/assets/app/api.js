@@ -102,6 +102,8 @@ async function call(method, path, body) {
 }
 
 export const api = {
+  // Before sign-in: may people sign up, and is this a fresh server (onboarding)?
+  config: () => call("GET", "/api/config"),
   // Accounts
   signUp: (name, email, password) => call("POST", "/api/v1/auths/signup", { name, email, password }),
   signIn: (email, password) => call("POST", "/api/v1/auths/signin", { email, password }),
@@ -115,12 +117,21 @@ export const api = {
   // Administration
   listUsers: (page, limit) => call("GET", `/api/v1/users/?page=${page}&limit=${limit}`),
   setRole: (id, role) => call("POST", `/api/v1/users/${encodeURIComponent(id)}/update`, { role }),
+  deleteUser: (id) => call("DELETE", `/api/v1/users/${encodeURIComponent(id)}`),
+  revokeSessions: (id) => call("POST", `/api/v1/users/${encodeURIComponent(id)}/sessions/revoke`),
+  unlockUser: (id) => call("POST", `/api/v1/users/${encodeURIComponent(id)}/unlock`),
   // Chat
   models: () => call("GET", "/api/models"),
   chats: () => call("GET", "/api/v1/chats/"),
-  newChat: (title) => call("POST", "/api/v1/chats/new", { chat: { title } }),
+  newChat: (title, files = []) => call("POST", "/api/v1/chats/new", { chat: { title, files } }),
   chat: (id) => call("GET", `/api/v1/chats/${encodeURIComponent(id)}`),
   renameChat: (id, title) => call("POST", `/api/v1/chats/${encodeURIComponent(id)}`, { chat: { title } }),
+  // The files and collections attached to the chat (kept with it, searched for every message).
+  attachToChat: (id, files) => call("POST", `/api/v1/chats/${encodeURIComponent(id)}`, { chat: { files } }),
+  editMessage: (id, messageId, content) =>
+    call("POST", `/api/v1/chats/${encodeURIComponent(id)}/messages/${encodeURIComponent(messageId)}`, {
+      content,
+    }),
   deleteChat: (id) => call("DELETE", `/api/v1/chats/${encodeURIComponent(id)}`),
   stopChat: (id) => call("POST", `/api/v1/chats/${encodeURIComponent(id)}/stop`),
   // Files and knowledge (the rag function)

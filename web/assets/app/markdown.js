@@ -69,22 +69,64 @@ DOMPurify.addHook("afterSanitizeAttributes", (node) => {
   }
 });
 
-export function renderMarkdown(text) {
-  return DOMPurify.sanitize(marked.parse(text), PURIFY);
+// Markdown to a sanitised fragment of an inert document: nothing in it loads or runs until it
+// is put into the page, and then only what is new (see morph).
+export function renderFragment(text, citations = 0) {
+  const fragment = DOMPurify.sanitize(marked.parse(text), { ...PURIFY, RETURN_DOM_FRAGMENT: true });
+  decorate(fragment, citations);
+  return fragment;
 }
 
-// A copy button on every code block. Made with the DOM API, after sanitising, so it never
-// passes through (or weakens) the sanitiser.
-function decorate(container) {
-  for (const pre of container.querySelectorAll("pre")) {
-    if (pre.querySelector(":scope > button.copy-code")) continue;
-    const button = document.createElement("button");
+const CITATION = /\[(\d{1,3})\]/g;
+
+// Copy buttons on code blocks, a scrolling frame around tables (a wide one must not widen a
+// phone's page), and `[n]` markers made into buttons that open source n. Made with the DOM API
+// after sanitising, so none of it passes through (or weakens) the sanitiser.
+function decorate(root, citations) {
+  const doc = root.ownerDocument;
+  for (const pre of root.querySelectorAll("pre")) {
+    const button = doc.createElement("button");
     button.type = "button";
     button.className = "copy-code";
     button.textContent = "Copy";
     const lang = pre.dataset.lang;
     button.setAttribute("aria-label", lang ? `Copy ${lang} code` : "Copy code");
     pre.append(button);
+  }
+  for (const table of root.querySelectorAll("table")) {
+    const frame = doc.createElement("div");
+    frame.className = "table-wrap";
+    table.replaceWith(frame);
+    frame.append(table);
+  }
+  if (citations > 0) linkCitations(root, citations);
+}
+
+function linkCitations(root, citations) {
+  const doc = root.ownerDocument;
+  const walker = doc.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  const found = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (node.nodeValue.includes("[") && !node.parentElement?.closest("code, pre, a")) found.push(node);
+  }
+  for (const node of found) {
+    const text = node.nodeValue;
+    const parts = [];
+    let last = 0;
+    for (const match of text.matchAll(CITATION)) {
+      const number = Number(match[1]);
+      if (number < 1 || number > citations) continue;
+      parts.push(text.slice(last, match.index));
+      const button = doc.createElement("button");
+      button.type = "button";
+      button.className = "cite";
+      button.dataset.cite = String(number);
+      button.setAttribute("aria-label", `Source ${number}`);
+      button.textContent = `[${number}]`;
+      parts.push(button);
+      last = match.index + match[0].length;
+    }
+    if (parts.length) node.replaceWith(...parts, text.slice(last));
   }
 }
 
@@ -112,8 +154,13 @@ export async function copyText(text) {
   }
 }
 
-// Delegated: one listener per rendered answer handles every copy button in it.
-export function handleCopyClick(event) {
+// Delegated: one listener per rendered answer handles its copy buttons and citation markers.
+export function answerClick(event, onCite) {
+  const cite = event.target.closest?.("button.cite");
+  if (cite) {
+    onCite?.(Number(cite.dataset.cite));
+    return;
+  }
   const button = event.target.closest?.("button.copy-code");
   if (!button) return;
   const code = button.parentElement.querySelector("code");
@@ -125,9 +172,74 @@ export function handleCopyClick(event) {
   });
 }
 
-function setHtml(element, safeHtml) {
-  element.innerHTML = safeHtml;
-  decorate(element);
+function syncAttributes(live, wanted) {
+  for (const { name } of [...live.attributes]) {
+    if (!wanted.hasAttribute(name)) live.removeAttribute(name);
+  }
+  for (const { name, value } of wanted.attributes) {
+    if (live.getAttribute(name) !== value) live.setAttribute(name, value);
+  }
+}
+
+const sameNode = (a, b) =>
+  a.nodeName === b.nodeName && (a.nodeName !== "IMG" || a.getAttribute("src") === b.getAttribute("src"));
+
+// Makes `live`'s children equal to `wanted`'s (an inert fragment's) while keeping every node
+// that did not change: a text node gets its new text, an element its new attributes, and only
+// what is new is inserted. Images are never inserted here: each new one leaves a placeholder in
+// `placed`, filled by placeImages once every removal of the frame is known, so an image that
+// merely moved (a paragraph that became a list item) is the same element, loaded once.
+function morph(live, wanted, spare, placed) {
+  let current = live.firstChild;
+  for (let next = wanted.firstChild; next; ) {
+    const following = next.nextSibling;
+    if (current && sameNode(current, next)) {
+      if (current.nodeType === Node.ELEMENT_NODE) {
+        syncAttributes(current, next);
+        if (current.nodeName !== "IMG") morph(current, next, spare, placed);
+      } else if (current.nodeValue !== next.nodeValue) {
+        current.nodeValue = next.nodeValue;
+      }
+      current = current.nextSibling;
+    } else {
+      live.insertBefore(withPlaceholders(next, placed), current);
+    }
+    next = following;
+  }
+  while (current) {
+    const following = current.nextSibling;
+    keepImages(current, spare);
+    current.remove();
+    current = following;
+  }
+}
+
+function withPlaceholders(node, placed) {
+  if (node.nodeType !== Node.ELEMENT_NODE) return node;
+  const images = node.nodeName === "IMG" ? [node] : [...node.querySelectorAll("img")];
+  for (const image of images) {
+    const slot = node.ownerDocument.createElement("span");
+    placed.push([slot, image]);
+    if (image === node) return slot;
+    image.replaceWith(slot);
+  }
+  return node;
+}
+
+function keepImages(node, spare) {
+  if (node.nodeType !== Node.ELEMENT_NODE) return;
+  for (const image of node.nodeName === "IMG" ? [node] : node.querySelectorAll("img")) {
+    const src = image.getAttribute("src");
+    spare.set(src, [...(spare.get(src) || []), image]);
+  }
+}
+
+function placeImages(placed, spare) {
+  for (const [slot, image] of placed) {
+    const kept = spare.get(image.getAttribute("src"))?.pop();
+    if (kept) syncAttributes(kept, image);
+    slot.replaceWith(kept || image);
+  }
 }
 
 const FENCE = /^ {0,3}(`{3,}|~{3,})/;
@@ -163,12 +275,15 @@ const BLOCK_BUDGET = 3000;
 
 // Renders a growing text at most once per animation frame, re-parsing only the block still
 // being written: finished blocks are rendered once and kept, so each frame costs the same
-// whether the answer has ten tokens or ten thousand. The same renderer shows a finished answer,
-// so the text rendered while it streamed is kept, not rendered again.
+// whether the answer has ten tokens or ten thousand. The block being written is updated in
+// place (morph), so its unchanged nodes stay and an image in it loads once, not every frame;
+// when it is finished its nodes move into the finished blocks. The same renderer shows a
+// finished answer, so the text rendered while it streamed is kept, not rendered again.
 export class StreamRenderer {
   constructor(element, onRender) {
     this.element = element;
     this.onRender = onRender;
+    this.citations = 0;
     this.reset();
   }
 
@@ -182,6 +297,18 @@ export class StreamRenderer {
     this.frozenUpTo = 0;
     this.text = "";
     this.shown = null;
+    // Images taken out of the answer by a re-parse, by src, for the same image to come back.
+    this.spare = new Map();
+  }
+
+  // How many sources `[n]` markers may name; a change renders the text again.
+  setCitations(count) {
+    if (count === this.citations) return;
+    this.citations = count;
+    if (!this.text) return;
+    const text = this.text;
+    this.reset();
+    this.update(text);
   }
 
   // Streaming: render on the next frame.
@@ -203,6 +330,7 @@ export class StreamRenderer {
   render() {
     this.frame = 0;
     const text = this.text;
+    const placed = [];
     let boundary = stableBoundary(text, this.frozenUpTo);
     let caughtUp = true;
     if (boundary - this.frozenUpTo > BLOCK_BUDGET) {
@@ -213,23 +341,28 @@ export class StreamRenderer {
     if (boundary > this.frozenUpTo) {
       const finished = text.slice(this.frozenUpTo, boundary);
       if (finished.trim()) {
+        // The block being written showed this text already: its nodes become the finished block.
         const block = document.createElement("div");
-        setHtml(block, renderMarkdown(finished));
+        block.append(...this.tail.childNodes);
+        morph(block, renderFragment(finished, this.citations), this.spare, placed);
         this.frozen.append(block);
       }
       this.frozenUpTo = boundary;
+      this.shown = null;
     }
     if (caughtUp) {
       const rest = text.slice(this.frozenUpTo);
       if (rest !== this.shown) {
-        setHtml(this.tail, renderMarkdown(rest));
+        morph(this.tail, renderFragment(rest, this.citations), this.spare, placed);
         this.shown = rest;
       }
     } else {
+      for (const node of this.tail.childNodes) keepImages(node, this.spare);
       this.tail.replaceChildren();
       this.shown = null;
       this.frame = requestAnimationFrame(() => this.render());
     }
+    placeImages(placed, this.spare);
     this.onRender?.();
   }
 

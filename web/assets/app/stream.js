@@ -1,7 +1,8 @@
 // One streamed completion: POST /api/chat/completions with stream=true, read as Server-Sent Events.
 import { ApiError, NETWORK_MESSAGE, authHeaders, errorFrom, send } from "./api.js";
 
-// The payloads of an SSE body as they arrive: JSON objects, and the literal "[DONE]".
+// The payloads of an SSE body as they arrive: JSON objects, the literal "[DONE]", and
+// {comment} for a block of comment lines (": model host starting" while the host wakes).
 export async function* sseEvents(body) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
@@ -14,12 +15,16 @@ export async function* sseEvents(body) {
       while ((end = buffer.search(/\r?\n\r?\n/)) >= 0) {
         const block = buffer.slice(0, end);
         buffer = buffer.slice(end).replace(/^\r?\n\r?\n/, "");
-        const data = block
-          .split(/\r?\n/)
+        const lines = block.split(/\r?\n/);
+        const data = lines
           .filter((line) => line.startsWith("data:"))
           .map((line) => line.slice(5).replace(/^ /, ""))
           .join("\n");
-        if (!data) continue;
+        if (!data) {
+          const comment = lines.find((line) => line.startsWith(":"));
+          if (comment !== undefined) yield { comment: comment.slice(1).trim() };
+          continue;
+        }
         yield data === "[DONE]" ? data : JSON.parse(data);
       }
     }
@@ -29,17 +34,22 @@ export async function* sseEvents(body) {
 }
 
 export class StreamError extends Error {
-  constructor(message) {
+  constructor(message, code = null) {
     super(message);
     this.name = "StreamError";
+    this.code = code;
   }
 }
 
+// The app holds a streamed answer while the model host wakes, then gives up with this code.
+const HOST_DID_NOT_START = "The model host did not start in time. Try again in a moment.";
+
 // Sends the request and reports progress through the callbacks:
-//   onStart({taskId, messageId, userMessageId}), onText(delta), onSources(sources)
+//   onStart({taskId, messageId, userMessageId}), onText(delta), onSources(sources),
+//   onHostStarting() (a ": model host starting" comment before the first token)
 // Resolves with {finishReason} on [DONE]. Rejects with ApiError before the stream (429, 503...),
 // StreamError when the server reports an error mid-stream, or ApiError(0) if the connection drops.
-export async function streamCompletion(request, { signal, onStart, onText, onSources }) {
+export async function streamCompletion(request, { signal, onStart, onText, onSources, onHostStarting }) {
   const response = await send("POST", "/api/chat/completions", { ...request, stream: true }, { signal });
   if (!response.ok) throw await errorFrom(response, Boolean(authHeaders().Authorization));
   onStart?.({
@@ -51,7 +61,15 @@ export async function streamCompletion(request, { signal, onStart, onText, onSou
   try {
     for await (const event of sseEvents(response.body)) {
       if (event === "[DONE]") return { finishReason };
-      if (event.error) throw new StreamError(event.error.message || "The model host failed.");
+      if (event.comment !== undefined) {
+        if (event.comment.startsWith("model host starting")) onHostStarting?.();
+        continue;
+      }
+      if (event.error) {
+        const { code, message } = event.error;
+        if (code === "model_host_starting") throw new StreamError(HOST_DID_NOT_START, code);
+        throw new StreamError(message || "The model host failed.", code);
+      }
       if (Array.isArray(event.sources)) onSources?.(event.sources);
       for (const choice of event.choices || []) {
         const text = choice.delta?.content;

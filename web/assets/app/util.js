@@ -25,13 +25,34 @@ export function formatDate(seconds) {
   return new Date(seconds * 1000).toLocaleString();
 }
 
+// "5 minutes ago", "3 days ago"; the date itself beyond a month.
+export function since(seconds) {
+  const ago = Math.max(0, Date.now() / 1000 - seconds);
+  if (ago < 60) return "just now";
+  for (const [unit, size] of [["minute", 60], ["hour", 3600], ["day", 86400]]) {
+    const count = Math.floor(ago / size);
+    const next = unit === "minute" ? 60 : unit === "hour" ? 24 : 31;
+    if (count < next) return `${plural(count, unit)} ago`;
+  }
+  return new Date(seconds * 1000).toLocaleDateString();
+}
+
 // A growing text that views subscribe to, so a streamed token reaches the one element that shows
 // it without re-rendering the rest of the page.
 export class LiveText {
   constructor() {
     this.text = "";
     this.sources = null;
+    // Set while the model host wakes (scale to zero): shown with the time since sentAt.
+    this.hostStarting = false;
+    this.sentAt = Date.now();
     this.listeners = new Set();
+  }
+
+  setHostStarting() {
+    if (this.hostStarting) return;
+    this.hostStarting = true;
+    for (const listener of this.listeners) listener(this);
   }
 
   append(delta) {

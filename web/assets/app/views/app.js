@@ -67,6 +67,18 @@ function Shell({ user, onSignOut }) {
     if (window.location.hash !== hash) window.location.hash = hash;
   }, []);
 
+  // Ctrl+Shift+O (Cmd+Shift+O on a Mac), as in Open WebUI: a new chat, ready to type in.
+  useEffect(() => {
+    const onKey = (event) => {
+      if (!(event.ctrlKey || event.metaKey) || !event.shiftKey || event.key.toLowerCase() !== "o") return;
+      event.preventDefault();
+      navigate("#/");
+      requestAnimationFrame(() => document.getElementById("composer-input")?.focus());
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, []);
+
   const rename = useCallback(async (id, title) => {
     try {
       await api.renameChat(id, title);

@@ -1,6 +1,6 @@
 // Sign in, sign up, and the page a pending account sees.
 import { api } from "../api.js";
-import { html, useState } from "../html.js";
+import { html, useEffect, useState } from "../html.js";
 import { saveToken } from "../session.js";
 
 function Field({ id, label, type = "text", value, onInput, autocomplete, required = true, minlength }) {
@@ -13,6 +13,21 @@ function Field({ id, label, type = "text", value, onInput, autocomplete, require
 
 export function AuthPage({ onSignedIn, notice }) {
   const [mode, setMode] = useState("signin");
+  // From GET /api/config: a fresh server (no account yet) opens on its administrator's sign-up,
+  // and a server with sign-up turned off offers none.
+  // undefined until it answers (null if it could not).
+  const [config, setConfig] = useState(undefined);
+  useEffect(() => {
+    api
+      .config()
+      .then((body) => {
+        setConfig(body);
+        if (body.onboarding) setMode("signup");
+      })
+      .catch(() => setConfig(null));
+  }, []);
+  const onboarding = Boolean(config?.onboarding);
+  const canSignUp = config?.features?.enable_signup !== false;
   const [name, setName] = useState("");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
@@ -42,8 +57,13 @@ export function AuthPage({ onSignedIn, notice }) {
   }
 
   return html`<main class="auth-page">
-    <form class="card auth" onSubmit=${submit} aria-labelledby="auth-title">
-      <h1 id="auth-title">${signingUp ? "Create an account" : "Sign in to Stratus"}</h1>
+    <form class="card auth" onSubmit=${submit} aria-labelledby="auth-title"
+      data-ready=${config === undefined ? undefined : ""}>
+      <h1 id="auth-title">${onboarding && signingUp
+        ? "Create the administrator account"
+        : signingUp ? "Create an account" : "Sign in to Stratus"}</h1>
+      ${onboarding && signingUp && html`<p class="notice">This server has no accounts yet. The
+        first account administers it: it approves the people who sign up after it.</p>`}
       ${notice && html`<p class="notice" role="status">${notice}</p>`}
       ${signingUp &&
       html`<${Field} id="name" label="Name" value=${name} onInput=${setName} autocomplete="name" />`}
@@ -59,13 +79,13 @@ export function AuthPage({ onSignedIn, notice }) {
       <button type="submit" class="primary" disabled=${busy}>
         ${signingUp ? "Sign up" : "Sign in"}
       </button>
-      <p class="switch">
+      ${!onboarding && (signingUp || canSignUp) && html`<p class="switch">
         ${signingUp ? "Already have an account? " : "No account yet? "}
         <button type="button" class="link" onClick=${() => {
           setMode(signingUp ? "signin" : "signup");
           setError(null);
         }}>${signingUp ? "Sign in" : "Create one"}</button>
-      </p>
+      </p>`}
     </form>
   </main>`;
 }

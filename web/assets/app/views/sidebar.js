@@ -25,6 +25,7 @@ function ChatItem({ chat, active, onRename, onDelete }) {
           maxlength="1000" onInput=${(e) => setTitle(e.currentTarget.value)}
           onKeyDown=${(e) => {
             if (e.key === "Escape") {
+              e.preventDefault();
               setTitle(chat.title);
               setEditing(false);
             }
@@ -51,16 +52,24 @@ function ChatItem({ chat, active, onRename, onDelete }) {
 }
 
 export function Sidebar({ chats, chatsError, activeId, user, route, open, onClose, onRename, onDelete, onSignOut }) {
+  const [query, setQuery] = useState("");
+  const wanted = query.trim().toLowerCase();
+  const shown = wanted ? (chats || []).filter((c) => c.title.toLowerCase().includes(wanted)) : chats || [];
   return html`<aside id="sidebar" class=${`sidebar${open ? " open" : ""}`} aria-label="Chats and settings">
     <div class="sidebar-head">
       <a class="button primary new-chat" href="#/" onClick=${onClose}>New chat</a>
       <button type="button" class="icon close-sidebar" aria-label="Hide chats" onClick=${onClose}>×</button>
     </div>
+    <div class="chat-search">
+      <input type="search" aria-label="Search chats" placeholder="Search chats" value=${query}
+        onInput=${(e) => setQuery(e.currentTarget.value)} />
+    </div>
     <nav aria-label="Chats" class="chat-list" onClick=${(e) => e.target.closest("a") && onClose()}>
       ${chatsError && html`<p class="error" role="alert">${chatsError}</p>`}
       ${chats && chats.length === 0 && html`<p class="muted">No chats yet.</p>`}
+      ${wanted && chats?.length > 0 && shown.length === 0 && html`<p class="muted" role="status">No chat title matches.</p>`}
       <ul>
-        ${(chats || []).map(
+        ${shown.map(
           (chat) => html`<${ChatItem} key=${chat.id + chat.title} chat=${chat}
             active=${chat.id === activeId} onRename=${onRename} onDelete=${onDelete} />`,
         )}
