@@ -32,6 +32,9 @@ GPU_INSTANCE_TYPES = (
 UBUNTU_AMI_PARAMETER = (
     "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id"
 )
+# The GPU host stops after this many minutes without inference (GpuIdleMinutes; 0: never).
+GPU_IDLE_MINUTES = 30
+GPU_IDLE_MINUTES_MAX = 24 * 60
 # What host.env may hold (infra.gpu_host.user_data checks the same alphabet).
 HOST_ENV_PATTERN = r"^[A-Za-z0-9 _.:/@+=,-]*$"
 
@@ -45,6 +48,7 @@ class Parameters:
     gpu_preload_models: cdk.CfnParameter
     gpu_max_instances: cdk.CfnParameter
     gpu_health_grace_seconds: cdk.CfnParameter
+    gpu_idle_minutes: cdk.CfnParameter
     gpu_scaling: cdk.CfnParameter
     gpu_scaling_model: cdk.CfnParameter
     gpu_scaling_ttft_ms: cdk.CfnParameter
@@ -126,8 +130,20 @@ def declare(scope: Construct) -> Parameters:
             min_value=300,
             max_value=7200,
             description=(
-                "Seconds a new GPU host has to install its driver and pull its models before "
-                "failed health checks replace it"
+                "Seconds a new GPU host has to install its driver and pull its models (or, "
+                "started from the warm pool, to load them) before it is given up and replaced"
+            ),
+        ),
+        gpu_idle_minutes=param(
+            "GpuIdleMinutes",
+            type="Number",
+            default=GPU_IDLE_MINUTES,
+            min_value=0,
+            # CloudWatch evaluates an alarm over at most one day of one-minute periods.
+            max_value=GPU_IDLE_MINUTES_MAX,
+            description=(
+                "Minutes without inference after which the GPU host stops (into the warm pool) "
+                "until the next request wakes it. 0: always on"
             ),
         ),
         gpu_scaling=param(

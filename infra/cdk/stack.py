@@ -34,7 +34,7 @@ class StratusStack(cdk.Stack):
         data = build_data(self, params, network)
         groups = function_security_groups(self, network, data)
         gpu = build_gpu_host(self, params, network, data, groups)
-        functions = build_functions(self, params, network, data, artifacts, groups, gpu.url)
+        functions = build_functions(self, params, network, data, artifacts, groups, gpu)
         build_migrations(self, network, data, artifacts, groups["migrate"], functions.layers)
         self._wire_ingest(data, functions.aliases["rag-ingest"])
         self._narrow_endpoints(network.vpc, data)

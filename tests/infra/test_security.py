@@ -16,7 +16,12 @@ JUSTIFIED_STAR_RESOURCES = {
         "Lambda manages a VPC function's network interfaces with these EC2 calls, which EC2 "
         "does not scope to resources (AWS's AWSLambdaVPCAccessExecutionRole grants them on *)."
     ),
+    "DescribeModelHostGroup": (
+        "The wake controller reads the GPU group's capacity; DescribeAutoScalingGroups has no "
+        "resource-level permission in IAM, so '*' is its only form (a read, no write)."
+    ),
 }
+WAKE = {"autoscaling:SetDesiredCapacity", "autoscaling:DescribeAutoScalingGroups"}
 # AWS managed policies a role may carry, each with its reason.
 JUSTIFIED_MANAGED_POLICIES = {
     "AmazonSSMManagedInstanceCore": "GPU host: Session Manager shell, no SSH key or open port",
@@ -43,6 +48,7 @@ EXPECTED_DATA_ACTIONS = {
         "dynamodb:PutItem",
         "secretsmanager:GetSecretValue",
         "kms:Decrypt",
+        *WAKE,
     },
     "rag": {
         "s3:GetObject",
@@ -51,6 +57,7 @@ EXPECTED_DATA_ACTIONS = {
         "s3:ListBucket",
         "secretsmanager:GetSecretValue",
         "kms:Decrypt",
+        *WAKE,
     },
     "rag-ingest": {
         "s3:GetObject",
@@ -58,6 +65,7 @@ EXPECTED_DATA_ACTIONS = {
         "sqs:SendMessage",
         "secretsmanager:GetSecretValue",
         "kms:Decrypt",
+        *WAKE,
     },
 }
 BASELINE = {"logs:CreateLogStream", "logs:PutLogEvents", "ec2:CreateNetworkInterface"}
@@ -183,6 +191,11 @@ def test_each_function_holds_only_its_own_actions_on_its_own_resources(
             elif service == "kms":
                 assert refs(targets) == {key}
                 assert statement["Condition"]["StringEquals"]["kms:ViaService"]
+            elif service == "autoscaling":
+                # The GPU group only (DescribeAutoScalingGroups: justified above).
+                assert statement["Resource"] == "*" or "autoScalingGroupName/" in joined(
+                    statement["Resource"]
+                ), name
             elif service == "logs":
                 (group,) = refs(targets)
                 assert resources(template, "AWS::Logs::LogGroup")[group]
