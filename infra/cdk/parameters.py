@@ -39,6 +39,12 @@ GPU_IDLE_MINUTES_MAX = 24 * 60
 HOST_ENV_PATTERN = r"^[A-Za-z0-9 _.:/@+=,-]*$"
 
 
+def catalog_id(model: str) -> str:
+    """A model's id as Ollama lists it (and chat names it in its metrics): with its tag,
+    ``:latest`` when the name has none."""
+    return model if ":" in model.rsplit("/", 1)[-1] else f"{model}:latest"
+
+
 @dataclass(frozen=True)
 class Parameters:
     web_adapter_layer_arn: cdk.CfnParameter
@@ -159,8 +165,11 @@ def declare(scope: Construct) -> Parameters:
         gpu_scaling_model=param(
             "GpuScalingModel",
             type="String",
-            default="llama3.2",
-            description="The model (the metrics' 'model' dimension) whose metrics drive scaling",
+            default=catalog_id(host.ollama_preload_models.split()[0]),
+            description=(
+                "The model whose metrics drive scaling: its id in the model list (/v1/models), "
+                "which is the metrics' 'model' dimension, e.g. llama3.2:latest"
+            ),
         ),
         gpu_scaling_ttft_ms=param(
             "GpuScalingTimeToFirstTokenMs",
