@@ -170,6 +170,13 @@ SKIPS: tuple[Skip, ...] = (
         "recognise.",
     ),
     Skip(
+        "CKV_AWS_192",
+        r"Stratus/ApiFirewall",
+        "This web ACL admits only requests carrying CloudFront's origin secret and blocks the "
+        "rest; content inspection (AWS's managed rules, Log4j's among them) belongs on the "
+        "distribution's own web ACL (WebAclArn), which every admitted request has passed.",
+    ),
+    Skip(
         "CKV_AWS_91",
         r"Stratus/GpuBalancer/Resource",
         "A TCP load balancer has no access logs (NLB logs only TLS listeners); the proxy "

@@ -220,6 +220,8 @@ def build_functions(
                 )
             )
         roles[name] = role
+        if name in CDN_ORIGINS:
+            _republish_on_rotation(function, params, release)
         aliases[name] = lambda_.Alias(
             scope, f"{_id(name)}Live", alias_name=ALIAS, version=function.current_version
         )
@@ -379,6 +381,24 @@ def _grant_data(role: iam.Role, name: str, data: Data) -> None:
                 sid="UploadsBucket", actions=["s3:ListBucket"], resources=[bucket_arn(data)]
             )
         )
+
+
+def _republish_on_rotation(function: lambda_.Function, params: Parameters, release: str) -> None:
+    """A function reads CloudFront's origin secret at init, which SnapStart snapshots once per
+    published version. The rotation parameter in the version's description replaces the
+    version when it changes: a new snapshot, with the new value, behind the same alias."""
+    version = function.current_version.node.default_child
+    assert isinstance(version, lambda_.CfnVersion)
+    version.add_property_override(
+        "Description",
+        cdk.Fn.join(
+            "",
+            [
+                f"{function.node.id.lower()}, release {release}, origin secret rotation ",
+                params.origin_verify_rotation.value_as_string,
+            ],
+        ),
+    )
 
 
 def _grant_wake(role: iam.Role, model_host: GpuHost) -> None:

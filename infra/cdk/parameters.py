@@ -75,6 +75,8 @@ class Parameters:
     web_certificate_arn: cdk.CfnParameter
     web_api_read_timeout: cdk.CfnParameter
     web_acl_arn: cdk.CfnParameter
+    api_direct_access: cdk.CfnParameter
+    origin_verify_rotation: cdk.CfnParameter
 
 
 def declare(scope: Construct) -> Parameters:
@@ -308,6 +310,29 @@ def declare(scope: Construct) -> Parameters:
             description=(
                 "ARN of an AWS WAF web ACL (scope CLOUDFRONT, in us-east-1) for the "
                 "distribution. Empty: none"
+            ),
+        ),
+        api_direct_access=param(
+            "ApiDirectAccess",
+            type="String",
+            default="refuse",
+            allowed_values=["refuse", "allow"],
+            description=(
+                "refuse: the API's own execute-api address refuses every request that did not "
+                "come through this stack's CloudFront distribution (a WAF web ACL on the stage). "
+                "allow: clients may also call the API's address directly (ApiUrl)"
+            ),
+        ),
+        origin_verify_rotation=param(
+            "OriginVerifyRotation",
+            type="String",
+            default="0",
+            allowed_pattern=r"^[A-Za-z0-9-]{1,32}$",
+            description=(
+                "Change it (any new value) in the deploy after a new CdnOriginSecret value was "
+                "put: CloudFront, the API's web ACL and the functions then read the new value "
+                "(see infra/README.md). After the first change the web ACL also accepts the "
+                "previous value, so requests pass while CloudFront deploys the new one"
             ),
         ),
         web_api_read_timeout=param(

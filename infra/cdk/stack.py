@@ -11,6 +11,7 @@ from constructs import Construct
 from infra.cdk import parameters, profiles
 from infra.cdk.alarms import build_alarms
 from infra.cdk.api import build_api
+from infra.cdk.api_guard import build_api_guard
 from infra.cdk.artifacts import Artifacts
 from infra.cdk.data import build_data
 from infra.cdk.functions import build_functions, build_migrations, function_security_groups
@@ -42,6 +43,7 @@ class StratusStack(cdk.Stack):
         build_alarms(self, params, api, functions.functions, gpu, data)
         # The web client and the API on one origin (CloudFront), so the page needs no CORS.
         web = build_web(self, params, api, web_build, data.cdn_origin_secret)
+        build_api_guard(self, params, api, data.cdn_origin_secret)
 
         cdk.CfnOutput(self, "WebUrl", value=web.url, description="The web client (and the API)")
         cdk.CfnOutput(self, "WebBucket", value=web.bucket.bucket_name)

@@ -42,6 +42,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.cdk import profiles
+from infra.cdk.api_guard import origin_secret_value
 from infra.cdk.parameters import Parameters
 from infra.cdk.routes import api_path_patterns
 from infra.cdk.web_build import INDEX_KEY, WebBuild, uploads
@@ -118,7 +119,7 @@ def build_web(
         read_timeout=cdk.Duration.seconds(profiles.CDN_API_READ_TIMEOUT_SECONDS),
         # A {{resolve:secretsmanager:...}} reference: CloudFormation reads the value when it
         # creates or updates the distribution, and the template holds only the ARN.
-        custom_headers={ORIGIN_VERIFY_HEADER: origin_secret.secret_value.unsafe_unwrap()},
+        custom_headers={ORIGIN_VERIFY_HEADER: origin_secret_value(origin_secret)},
     )
     viewer_address = cloudfront.Function(
         scope,
@@ -147,7 +148,18 @@ def build_web(
     distribution = cloudfront.Distribution(
         scope,
         "WebDistribution",
-        comment="Stratus: the web client and its API on one origin",
+        # The rotation parameter in the comment: changing it updates the distribution, which
+        # makes CloudFormation read the origin secret again (infra/cdk/api_guard.py).
+        comment=cdk.Token.as_string(
+            cdk.Fn.join(
+                "",
+                [
+                    "Stratus: the web client and its API on one origin (origin secret rotation ",
+                    params.origin_verify_rotation.value_as_string,
+                    ")",
+                ],
+            )
+        ),
         default_root_object=INDEX_KEY,
         default_behavior=cloudfront.BehaviorOptions(
             origin=page_origin,
