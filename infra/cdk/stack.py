@@ -42,7 +42,13 @@ class StratusStack(cdk.Stack):
         api = build_api(self, params, functions.aliases)
         build_alarms(self, params, api, functions.functions, gpu, data)
         # The web client and the API on one origin (CloudFront), so the page needs no CORS.
-        web = build_web(self, params, api, web_build, data.cdn_origin_secret)
+        web = build_web(self, params, api, web_build, data.cdn_origin_secret, data.bucket_name)
+        # The page sends large files straight to the uploads bucket (presigned POST).
+        uploads = data.bucket.node.default_child
+        assert isinstance(uploads, cdk.CfnResource)
+        uploads.add_property_override(
+            "CorsConfiguration.CorsRules", [profiles.uploads_cors_rule(web.origins)]
+        )
         build_api_guard(self, params, api, data.cdn_origin_secret)
 
         cdk.CfnOutput(self, "WebUrl", value=web.url, description="The web client (and the API)")
