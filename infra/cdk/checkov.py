@@ -45,9 +45,10 @@ SKIPS: tuple[Skip, ...] = (
     Skip(
         "CKV_AWS_111",
         VPC_FUNCTION_ROLES,
-        "The only unconstrained write is Lambda's network-interface management for a VPC "
-        "function (ec2:CreateNetworkInterface...), which EC2 does not scope to resources; AWS's "
-        "own AWSLambdaVPCAccessExecutionRole grants the same on '*'.",
+        "The only unconstrained writes are Lambda's network-interface management for a VPC "
+        "function (ec2:CreateNetworkInterface...) and the X-Ray daemon's trace segments, which "
+        "EC2 and X-Ray do not scope to resources; AWS's own AWSLambdaVPCAccessExecutionRole and "
+        "AWSXRayDaemonWriteAccess grant the same on '*'.",
     ),
     Skip(
         "CKV_AWS_115",
@@ -110,12 +111,6 @@ SKIPS: tuple[Skip, ...] = (
         r"Stratus/Api/DeploymentStage\.live/Resource",
         "Every answer is per user and authenticated; caching would serve one user's data to "
         "another.",
-    ),
-    Skip(
-        "CKV_AWS_73",
-        r"Stratus/Api/DeploymentStage\.live/Resource",
-        "No X-Ray: each request carries a correlation id through the functions' JSON logs; "
-        "tracing would add cost per request.",
     ),
     Skip(
         "CKV_AWS_59",

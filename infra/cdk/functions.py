@@ -65,6 +65,11 @@ LIST_BUCKET = ("rag", "rag-ingest")
 # wake it when it sleeps.
 MODEL_HOST_CALLERS = ("chat", "rag", "rag-ingest")
 WAKE_SID = "WakeModelHost"
+# What the X-Ray daemon in an actively traced function's sandbox sends with the function's role
+# (AWS's AWSXRayDaemonWriteAccess grants the same, on '*': X-Ray has no resource-level
+# permissions).
+TRACES_SID = "TracesToXRay"
+TRACES_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
 DESCRIBE_GROUPS_SID = "DescribeModelHostGroup"
 # The functions behind CloudFront's API behaviours, so read the secret that vouches for its
 # viewer address (STRATUS_CDN_ORIGIN_SECRET_ARN).
@@ -207,6 +212,7 @@ def build_functions(
             dead_letter_queue=data.ingest_dlq if name == "rag-ingest" else None,
         )
         functions[name] = function
+        _trace(function, role)
         if name == "chat":
             # CDK's template check evaluates the Web Adapter's Fn::If on both branches, and the
             # parameter's branch is empty only when the condition picks the other one.
@@ -398,6 +404,17 @@ def _republish_on_rotation(function: lambda_.Function, params: Parameters, relea
                 params.origin_verify_rotation.value_as_string,
             ],
         ),
+    )
+
+
+def _trace(function: lambda_.Function, role: iam.Role) -> None:
+    """Active tracing: Lambda records each invocation in X-Ray and runs the X-Ray daemon in the
+    sandbox, which the function's own spans reach over UDP (stratus.observability.tracing)."""
+    cfn = function.node.default_child
+    assert isinstance(cfn, lambda_.CfnFunction)
+    cfn.add_property_override("TracingConfig", {"Mode": "Active"})
+    role.add_to_policy(
+        iam.PolicyStatement(sid=TRACES_SID, actions=list(TRACES_ACTIONS), resources=["*"])
     )
 
 

@@ -160,3 +160,27 @@ def test_every_function_reads_the_signing_key_from_secrets_manager(template: Tem
         assert secret in secrets
         assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "Stratus"
         assert function(template, name)["KmsKeyArn"]  # environments encrypted with our key
+
+
+def test_every_function_is_traced_and_so_is_the_api(template: Template) -> None:
+    """Active tracing on each function (Lambda's segments, and the X-Ray daemon its own spans
+    go to), the daemon's permissions on its role, and the stage's tracing, which starts the
+    trace the function's spans join."""
+    for name in APP_FUNCTIONS:
+        props = function(template, name)
+        assert props["TracingConfig"] == {"Mode": "Active"}, name
+        (role,) = refs(props["Role"])
+        actions = {
+            action
+            for policy in resources(template, "AWS::IAM::Policy").values()
+            if role in refs(policy["Properties"]["Roles"])
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            for action in (
+                statement["Action"]
+                if isinstance(statement["Action"], list)
+                else [statement["Action"]]
+            )
+        }
+        assert {"xray:PutTraceSegments", "xray:PutTelemetryRecords"} <= actions, name
+    (stage,) = resources(template, "AWS::ApiGateway::Stage").values()
+    assert stage["Properties"]["TracingEnabled"] is True

@@ -16,6 +16,10 @@ JUSTIFIED_STAR_RESOURCES = {
         "Lambda manages a VPC function's network interfaces with these EC2 calls, which EC2 "
         "does not scope to resources (AWS's AWSLambdaVPCAccessExecutionRole grants them on *)."
     ),
+    "TracesToXRay": (
+        "The X-Ray daemon of an actively traced function sends its segments with the function's "
+        "role; X-Ray has no resource-level permissions (AWSXRayDaemonWriteAccess: '*')."
+    ),
     "DescribeModelHostGroup": (
         "The wake controller reads the GPU group's capacity; DescribeAutoScalingGroups has no "
         "resource-level permission in IAM, so '*' is its only form (a read, no write)."
@@ -68,7 +72,13 @@ EXPECTED_DATA_ACTIONS = {
         *WAKE,
     },
 }
-BASELINE = {"logs:CreateLogStream", "logs:PutLogEvents", "ec2:CreateNetworkInterface"}
+BASELINE = {
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "ec2:CreateNetworkInterface",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+}
 
 
 def _statements(template: Template) -> list[tuple[str, str, dict[str, Any]]]:
@@ -196,6 +206,8 @@ def test_each_function_holds_only_its_own_actions_on_its_own_resources(
                 assert statement["Resource"] == "*" or "autoScalingGroupName/" in joined(
                     statement["Resource"]
                 ), name
+            elif service == "xray":
+                assert statement["Sid"] == "TracesToXRay", name
             elif service == "logs":
                 (group,) = refs(targets)
                 assert resources(template, "AWS::Logs::LogGroup")[group]

@@ -14,6 +14,7 @@ from stratus.modelhost import ollama, openai_compat
 from stratus.modelhost.catalog import ModelCatalog, ModelChoice, option_for
 from stratus.modelhost.http import UpstreamHTTP, close_upstream_http, get_upstream_http
 from stratus.modelhost.upstreams import Upstream, configured_upstreams
+from stratus.observability.tracing import span
 from stratus.resources import PerLoop
 from stratus.settings import ChatSettings, chat_settings, model_host_settings
 
@@ -34,7 +35,8 @@ class ModelHost:
         self.catalog = ModelCatalog(upstreams, settings)
 
     async def resolve(self, name: str, principal: Principal) -> ModelChoice:
-        return await self.catalog.resolve(self.http, name, principal)
+        with span("model.resolve"):
+            return await self.catalog.resolve(self.http, name, principal)
 
     def keep_alive(self, model_id: str) -> str | int | None:
         value = option_for(model_id, self.settings.keep_alive)
