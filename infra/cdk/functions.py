@@ -391,19 +391,23 @@ def _grant_data(role: iam.Role, name: str, data: Data) -> None:
 
 def _republish_on_rotation(function: lambda_.Function, params: Parameters, release: str) -> None:
     """A function reads CloudFront's origin secret at init, which SnapStart snapshots once per
-    published version. The rotation parameter in the version's description replaces the
-    version when it changes: a new snapshot, with the new value, behind the same alias."""
+    published version. The rotation parameter in the function's description changes its
+    configuration (Lambda publishes a new version only from a changed one), and in its
+    version's description replaces the version: a new snapshot, with the new value, behind the
+    same alias."""
+    rotation = params.origin_verify_rotation.value_as_string
+    name = function.node.id.lower()
+    cfn = function.node.default_child
+    assert isinstance(cfn, lambda_.CfnFunction)
+    cfn.add_property_override(
+        "Description",
+        cdk.Fn.join("", [f"stratus {name}, release {release}, origin secret rotation ", rotation]),
+    )
     version = function.current_version.node.default_child
     assert isinstance(version, lambda_.CfnVersion)
     version.add_property_override(
         "Description",
-        cdk.Fn.join(
-            "",
-            [
-                f"{function.node.id.lower()}, release {release}, origin secret rotation ",
-                params.origin_verify_rotation.value_as_string,
-            ],
-        ),
+        cdk.Fn.join("", [f"{name}, release {release}, origin secret rotation ", rotation]),
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from stratus.web.client_ip import ORIGIN_VERIFY_HEADER
-from tests.infra.helpers import Template, alias_ids, refs, resources
+from tests.infra.helpers import Template, alias_ids, function, refs, resources
 
 SECRET = "s3cr3tfromsecretsmanager0123456789abcdefABCDEF"
 PREVIOUS = "0ldvaluefromsecretsmanager0123456789abcdefABC"
@@ -151,6 +151,8 @@ def test_a_rotation_updates_cloudfront_the_web_acl_and_the_functions(template: T
         (version_id,) = refs(alias["Properties"]["FunctionVersion"])
         description = versions[version_id]["Properties"]["Description"]
         assert rotation in description["Fn::Join"][1], name
+        # Lambda publishes a new version only from a changed configuration.
+        assert rotation in function(template, name)["Description"]["Fn::Join"][1], name
     assert template["Parameters"]["OriginVerifyRotation"]["Default"] == "0"
 
 

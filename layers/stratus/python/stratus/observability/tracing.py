@@ -129,23 +129,19 @@ def xray_context(header: str) -> Any:
 def configure_tracing(service: str | None = None, environ: Mapping[str, str] | None = None) -> bool:
     """Turn tracing on if the environment asks for it (see the module's docstring); True if
     it is on. Called once at init; calling it again changes nothing."""
-    env = os.environ if environ is None else environ
+    from stratus.settings import TracingSettings
+
     if _tracer:
         return True
-    if env.get("OTEL_SDK_DISABLED", "").lower() == "true":
+    settings = TracingSettings.from_env(os.environ if environ is None else environ)
+    if not settings.enabled:
         return False
-    if env.get("OTEL_TRACES_EXPORTER", "").lower() == "none":
-        return False
-    otlp = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-    daemon = env.get("AWS_XRAY_DAEMON_ADDRESS")
-    if not otlp and not daemon:
-        return False
+    otlp, daemon = settings.otlp_endpoint, settings.xray_daemon_address
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 
-    name = env.get("OTEL_SERVICE_NAME") or env.get("POWERTOOLS_SERVICE_NAME") or service
-    resource = Resource.create({"service.name": name or "stratus"})
+    resource = Resource.create({"service.name": settings.service_name or service or "stratus"})
     processor: SpanProcessor
     if otlp:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
