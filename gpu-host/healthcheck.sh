@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Exit 0 when the host serves: Ollama answers on loopback, the proxy refuses a request without
-# the token and answers one with it, and every preloaded model is in memory. Otherwise print
-# the first failure and exit 1.
+# the token, its health path (the load balancer's) answers, it answers a request with the token,
+# and every preloaded model is in memory. Otherwise print the first failure and exit 1.
 set -euo pipefail
 
 ollama=${OLLAMA_LOCAL_URL:-http://127.0.0.1:11434}
@@ -22,6 +22,10 @@ curl -fsS --max-time 5 "$ollama/api/version" >/dev/null || fail "Ollama does not
 
 status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$proxy/api/version" || true)
 [[ $status == 401 ]] || fail "the proxy answered $status to a request without the token (want 401)"
+
+# What the load balancer asks: the proxy's health path, which asks Ollama in turn.
+status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$proxy/healthz" || true)
+[[ $status == 200 ]] || fail "the proxy's /healthz answered $status (want 200)"
 
 # The header goes through stdin, which keeps the token out of the process list.
 status=$(printf 'Authorization: Bearer %s\n' "$OLLAMA_API_KEY" |

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start (or stop) the GPU host: at every boot, systemd runs `start.sh start`.
 # Reads its parameters from host.env (see README.md): fetches the proxy's token from Secrets
-# Manager onto tmpfs, starts Ollama and the proxy, preloads the models, checks health.
+# Manager onto tmpfs, starts Ollama and the proxy, preloads the models, checks health, and tells
+# the Auto Scaling group the host is ready (host_ready.py).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -10,7 +11,7 @@ run_dir=/run/stratus-gpu-host
 
 # shellcheck source=/dev/null
 source "$config"
-export OLLAMA_PRELOAD_MODELS PROXY_PORT AWS_REGION
+export OLLAMA_PRELOAD_MODELS PROXY_PORT AWS_REGION LIFECYCLE_HOOK_NAME
 
 compose() {
   docker compose --project-directory "$here" -f "$here/compose.yaml" --env-file "$config" "$@"
@@ -24,6 +25,8 @@ case "${1:-start}" in
     compose up --detach --wait
     "$here/preload.sh"
     "$here/healthcheck.sh"
+    # Only now may the group stop it into its warm pool, or put it in service.
+    python3 "$here/host_ready.py"
     ;;
   stop)
     compose down

@@ -41,6 +41,7 @@ def _ingest(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from functions.rag.ingest.entry import ingest_keys
     from functions.rag.ingest.events import created_keys
     from stratus.observability import get_metrics
+    from stratus.observability.tracing import invocation_span
     from stratus.settings import storage_settings
 
     storage = storage_settings()
@@ -48,7 +49,8 @@ def _ingest(event: dict[str, Any], context: Any) -> dict[str, Any]:
     get_metrics().add_metric(name="IngestObjects", unit=MetricUnit.Count, value=len(keys))
     if not _loop:
         _loop.append(asyncio.new_event_loop())
-    outcomes = _loop[0].run_until_complete(ingest_keys(keys, retry_transient=True))
+    with invocation_span("ingest", objects=len(keys)):
+        outcomes = _loop[0].run_until_complete(ingest_keys(keys, retry_transient=True))
     waiting = [o.file_id for o in outcomes if o.status == "pending"]
     if waiting:
         raise RetryLaterError(f"{len(waiting)} file(s) will be tried again")

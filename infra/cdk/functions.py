@@ -16,6 +16,7 @@ from constructs import Construct
 from infra.cdk import profiles
 from infra.cdk.artifacts import Artifacts
 from infra.cdk.data import DATABASE_NAME, Data, bucket_arn
+from infra.cdk.gpu import GpuHost
 from infra.cdk.network import HTTPS_PORT, POSTGRES_PORT, Network, allow, allow_https_out
 from infra.cdk.network import security_group as new_security_group
 from infra.cdk.parameters import WEB_ADAPTER_ACCOUNT, WEB_ADAPTER_LAYER, Parameters
@@ -60,8 +61,16 @@ OBJECT_ACTIONS = {
     "rag-ingest": ("s3:GetObject",),
 }
 LIST_BUCKET = ("rag", "rag-ingest")
-# The functions that call the model host, so read its token (OLLAMA_API_KEY_SECRET_ARN).
+# The functions that call the model host, so read its token (OLLAMA_API_KEY_SECRET_ARN), and
+# wake it when it sleeps.
 MODEL_HOST_CALLERS = ("chat", "rag", "rag-ingest")
+WAKE_SID = "WakeModelHost"
+# What the X-Ray daemon in an actively traced function's sandbox sends with the function's role
+# (AWS's AWSXRayDaemonWriteAccess grants the same, on '*': X-Ray has no resource-level
+# permissions).
+TRACES_SID = "TracesToXRay"
+TRACES_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
+DESCRIBE_GROUPS_SID = "DescribeModelHostGroup"
 # The functions behind CloudFront's API behaviours, so read the secret that vouches for its
 # viewer address (STRATUS_CDN_ORIGIN_SECRET_ARN).
 CDN_ORIGINS = ("auth", "chat", "rag")
@@ -97,7 +106,7 @@ def build_functions(
     data: Data,
     artifacts: Artifacts,
     groups: dict[str, ec2.SecurityGroup],
-    model_host_url: str,
+    model_host: GpuHost,
 ) -> Functions:
     runtime = lambda_.Runtime.PYTHON_3_12
     if runtime.name != artifacts.runtime:
@@ -119,9 +128,12 @@ def build_functions(
         "STRATUS_SECRET_KEY_ARN": data.signing_key.secret_arn,
     }
     storage = {"STORAGE_PROVIDER": "s3", "S3_BUCKET_NAME": data.bucket_name}
-    model_host = {
-        "OLLAMA_BASE_URL": model_host_url,
+    model_host_env = {
+        "OLLAMA_BASE_URL": model_host.url,
         "OLLAMA_API_KEY_SECRET_ARN": data.ollama_token.secret_arn,
+        # The wake controller: the first inference request that finds the host asleep sets
+        # this group's capacity to 1 (the hold settings have defaults in the app).
+        "STRATUS_MODEL_HOST_ASG_NAME": model_host.group_name,
     }
     cors = {"CORS_ALLOW_ORIGIN": params.cors_allow_origin.value_as_string}
     cdn = {"STRATUS_CDN_ORIGIN_SECRET_ARN": data.cdn_origin_secret.secret_arn}
@@ -135,7 +147,7 @@ def build_functions(
         },
         "chat": {
             **common,
-            **model_host,
+            **model_host_env,
             **cors,
             **cdn,
             # The AWS Lambda Web Adapter runs functions/chat/run.sh and streams every response.
@@ -152,11 +164,11 @@ def build_functions(
             # run.sh itself puts the function's code and the layers (/opt/python) on the path
             # of the uvicorn process it starts.
         },
-        "rag": {**common, **storage, **model_host, **cors, **cdn},
+        "rag": {**common, **storage, **model_host_env, **cors, **cdn},
         "rag-ingest": {
             **common,
             **storage,
-            **model_host,
+            **model_host_env,
             "STRATUS_RAG_INGEST_MAX_ATTEMPTS": str(profiles.RAG_INGEST_RETRY_ATTEMPTS + 1),
         },
     }
@@ -175,6 +187,8 @@ def build_functions(
         role, log_group = _role_and_logs(scope, name)
         _grant_data(role, name, data)
         _grant_secrets(role, data, secrets_of(name, data))
+        if name in MODEL_HOST_CALLERS:
+            _grant_wake(role, model_host)
         function = lambda_.Function(
             scope,
             _id(name),
@@ -198,6 +212,7 @@ def build_functions(
             dead_letter_queue=data.ingest_dlq if name == "rag-ingest" else None,
         )
         functions[name] = function
+        _trace(function, role)
         if name == "chat":
             # CDK's template check evaluates the Web Adapter's Fn::If on both branches, and the
             # parameter's branch is empty only when the condition picks the other one.
@@ -211,6 +226,8 @@ def build_functions(
                 )
             )
         roles[name] = role
+        if name in CDN_ORIGINS:
+            _republish_on_rotation(function, params, release)
         aliases[name] = lambda_.Alias(
             scope, f"{_id(name)}Live", alias_name=ALIAS, version=function.current_version
         )
@@ -370,6 +387,58 @@ def _grant_data(role: iam.Role, name: str, data: Data) -> None:
                 sid="UploadsBucket", actions=["s3:ListBucket"], resources=[bucket_arn(data)]
             )
         )
+
+
+def _republish_on_rotation(function: lambda_.Function, params: Parameters, release: str) -> None:
+    """A function reads CloudFront's origin secret at init, which SnapStart snapshots once per
+    published version. The rotation parameter in the function's description changes its
+    configuration (Lambda publishes a new version only from a changed one), and in its
+    version's description replaces the version: a new snapshot, with the new value, behind the
+    same alias."""
+    rotation = params.origin_verify_rotation.value_as_string
+    name = function.node.id.lower()
+    cfn = function.node.default_child
+    assert isinstance(cfn, lambda_.CfnFunction)
+    cfn.add_property_override(
+        "Description",
+        cdk.Fn.join("", [f"stratus {name}, release {release}, origin secret rotation ", rotation]),
+    )
+    version = function.current_version.node.default_child
+    assert isinstance(version, lambda_.CfnVersion)
+    version.add_property_override(
+        "Description",
+        cdk.Fn.join("", [f"{name}, release {release}, origin secret rotation ", rotation]),
+    )
+
+
+def _trace(function: lambda_.Function, role: iam.Role) -> None:
+    """Active tracing: Lambda records each invocation in X-Ray and runs the X-Ray daemon in the
+    sandbox, which the function's own spans reach over UDP (stratus.observability.tracing)."""
+    cfn = function.node.default_child
+    assert isinstance(cfn, lambda_.CfnFunction)
+    cfn.add_property_override("TracingConfig", {"Mode": "Active"})
+    role.add_to_policy(
+        iam.PolicyStatement(sid=TRACES_SID, actions=list(TRACES_ACTIONS), resources=["*"])
+    )
+
+
+def _grant_wake(role: iam.Role, model_host: GpuHost) -> None:
+    """Waking the GPU host: set this group's capacity, and read it (DescribeAutoScalingGroups
+    takes no resource-level permission in IAM, so it can only be granted on '*')."""
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid=WAKE_SID,
+            actions=["autoscaling:SetDesiredCapacity"],
+            resources=[model_host.group_arn],
+        )
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid=DESCRIBE_GROUPS_SID,
+            actions=["autoscaling:DescribeAutoScalingGroups"],
+            resources=["*"],
+        )
+    )
 
 
 def secrets_of(name: str, data: Data) -> list[str]:

@@ -2,8 +2,14 @@
 instance, in an auto-scaling group of one, reached through an internal Network Load Balancer.
 
 The load balancer gives the functions one stable address while the group replaces an instance
-(and spreads requests if scaling is turned on), and its health check replaces a host whose
-proxy stops answering. Only the chat and rag functions' groups may reach it, on the proxy port.
+(and spreads requests if scaling is turned on), and its health check (the proxy's ``/healthz``,
+which asks Ollama) replaces a host whose Ollama stops answering. Only the chat and rag
+functions' groups may reach it, on the proxy port.
+
+Scale to zero (``GpuIdleMinutes``, 0 turns it off): after that many minutes without inference
+an alarm sets the group's capacity to 0, and the host stops into a warm pool with its driver,
+images and models on its volume; the first inference request sets the capacity back to 1
+(the functions' wake permission, ``STRATUS_MODEL_HOST_ASG_NAME``).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_autoscaling as autoscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
@@ -30,6 +37,27 @@ _PLACEHOLDERS = {
 }
 METRICS_NAMESPACE = "Stratus"
 MODEL_CLIENTS = ("chat", "rag", "rag-ingest")
+# One per inference request each model client sends to the host (SCALE-TO-ZERO.md).
+REQUESTS_METRIC = "ModelHostRequests"
+# Health checks: every 10 s, 5 s to answer (the proxy gives Ollama 3 s), 2 good ones to serve
+# and 3 bad ones to be replaced.
+HEALTH_PATH = "/healthz"
+HEALTH_INTERVAL_SECONDS = 10
+HEALTH_TIMEOUT_SECONDS = 5
+# Once in service (its launch hook completed, so its models are loaded), a host has this long
+# to be registered and pass the load balancer's checks before failing ones replace it.
+REGISTRATION_GRACE_SECONDS = 300
+# The scale-in policy's cooldown: while the idle alarm is in ALARM, CloudWatch invokes an Auto
+# Scaling action again every minute; for this long after it set the capacity to 0 it is not
+# applied again, so a wake in the minutes the alarm takes to see the group at 0 stands.
+IDLE_SCALE_IN_COOLDOWN_SECONDS = 600
+# The metric math of the idle alarm: 1 for a minute in which the group wanted a host and no
+# model client sent the host a request (a client that sent nothing has no data: FILL makes it
+# 0). At 0 instances it is 0, so the alarm rests in OK while the host sleeps.
+IDLE_EXPRESSION = (
+    "IF((desired >= 1) AND ((FILL(chat, 0) + FILL(rag, 0) + FILL(ingest, 0)) == 0), 1, 0)"
+)
+IDLE_QUERY_IDS = {"chat": "chat", "rag": "rag", "rag-ingest": "ingest"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +69,38 @@ class GpuHost:
     host_sg: ec2.SecurityGroup
     balancer_sg: ec2.SecurityGroup
     host_parameters: HostParameters
+
+    @property
+    def group_name(self) -> str:
+        return self.group.ref
+
+    @property
+    def group_arn(self) -> str:
+        """The group's ARN (CloudFormation returns only its name), for IAM statements."""
+        return group_arn(self.group.ref)
+
+
+def group_arn(name: str) -> str:
+    return cdk.Fn.sub(
+        "arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:autoScalingGroup:*:"
+        "autoScalingGroupName/${Name}",
+        {"Name": name},
+    )
+
+
+def group_metric(name: str, group: str) -> cloudwatch.CfnAlarm.MetricStatProperty:
+    """One of the group's own metrics (collected every minute), its minimum per minute."""
+    return cloudwatch.CfnAlarm.MetricStatProperty(
+        metric=cloudwatch.CfnAlarm.MetricProperty(
+            namespace="AWS/AutoScaling",
+            metric_name=name,
+            dimensions=[
+                cloudwatch.CfnAlarm.DimensionProperty(name="AutoScalingGroupName", value=group)
+            ],
+        ),
+        period=60,
+        stat="Minimum",
+    )
 
 
 def user_data(parameters: HostParameters) -> str:
@@ -132,7 +192,11 @@ def build_gpu_host(
             security_group_ids=[host_sg.security_group_id],
             user_data=cdk.Fn.base64(rendered),
             metadata_options=ec2.CfnLaunchTemplate.MetadataOptionsProperty(
-                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1
+                http_endpoint="enabled",
+                http_tokens="required",
+                http_put_response_hop_limit=1,
+                # host_ready.py finds its group in the aws:autoscaling:groupName tag.
+                instance_metadata_tags="enabled",
             ),
             block_device_mappings=[
                 ec2.CfnLaunchTemplate.BlockDeviceMappingProperty(
@@ -177,11 +241,13 @@ def build_gpu_host(
         deregistration_delay=cdk.Duration.seconds(900),
         health_check=elbv2.HealthCheck(
             protocol=elbv2.Protocol.HTTP,
-            path="/",
+            # The proxy's one unauthenticated route, which asks Ollama (/api/version): 200
+            # only while Ollama answers, so a host whose Ollama died or hung is replaced.
+            path=HEALTH_PATH,
             port=str(port),
-            # The proxy refuses a request without the token: a 401 proves it is up and guarding.
-            healthy_http_codes="401",
-            interval=cdk.Duration.seconds(30),
+            healthy_http_codes="200",
+            interval=cdk.Duration.seconds(HEALTH_INTERVAL_SECONDS),
+            timeout=cdk.Duration.seconds(HEALTH_TIMEOUT_SECONDS),
             healthy_threshold_count=2,
             unhealthy_threshold_count=3,
         ),
@@ -190,32 +256,161 @@ def build_gpu_host(
         "GpuListener", port=port, protocol=elbv2.Protocol.TCP, default_target_groups=[target_group]
     )
 
+    always_on = cdk.CfnCondition(
+        scope,
+        "GpuAlwaysOn",
+        expression=cdk.Fn.condition_equals(params.gpu_idle_minutes.value_as_string, "0"),
+    )
     group = autoscaling.CfnAutoScalingGroup(
         scope,
         "GpuHosts",
-        min_size="1",
+        # 0 when the host may sleep. No DesiredCapacity: CloudFormation then leaves the group's
+        # capacity as it finds it on every update, so a deploy never wakes a sleeping host.
+        min_size=cdk.Token.as_string(cdk.Fn.condition_if(always_on.logical_id, "1", "0")),
         max_size=params.gpu_max_instances.value_as_string,
         launch_template=autoscaling.CfnAutoScalingGroup.LaunchTemplateSpecificationProperty(
             launch_template_id=template.ref, version=template.attr_latest_version_number
         ),
         vpc_zone_identifier=network.vpc.select_subnets(subnet_group_name="host").subnet_ids,
         health_check_type="ELB",
-        health_check_grace_period=params.gpu_health_grace_seconds.value_as_number,
+        health_check_grace_period=REGISTRATION_GRACE_SECONDS,
         target_group_arns=[target_group.target_group_arn],
         metrics_collection=[
             autoscaling.CfnAutoScalingGroup.MetricsCollectionProperty(granularity="1Minute")
         ],
+        # Every launch waits here until the host says it is ready (gpu-host/host_ready.py):
+        # launched into the warm pool, it is stopped only once installed with its models on
+        # its volume (the group would otherwise stop it in the middle of its user data); leaving
+        # the pool, it goes in service only once its models are loaded. A host that does not
+        # get there in time is given up and replaced.
+        lifecycle_hook_specification_list=[
+            autoscaling.CfnAutoScalingGroup.LifecycleHookSpecificationProperty(
+                lifecycle_hook_name=host_parameters.lifecycle_hook_name,
+                lifecycle_transition="autoscaling:EC2_INSTANCE_LAUNCHING",
+                heartbeat_timeout=params.gpu_health_grace_seconds.value_as_number,
+                default_result="ABANDON",
+            )
+        ],
     )
-    # A changed launch template replaces the host: the old one goes first, since a group of one
-    # may not grow past its maximum. Chat answers 503 until the new host is healthy.
+    # A changed launch template replaces the hosts through an instance refresh, which (unlike
+    # a rolling update) replaces the warm pool's stopped instance too. The old host goes first,
+    # since a group of one may not grow past its maximum; neither policy sets the capacity.
     group.cfn_options.update_policy = cdk.CfnUpdatePolicy(
-        auto_scaling_rolling_update=cdk.CfnAutoScalingRollingUpdate(
-            min_instances_in_service=0, max_batch_size=1
+        auto_scaling_instance_refresh=cdk.CfnAutoScalingInstanceRefresh(
+            strategy="Rolling",
+            preferences=cdk.CfnAutoScalingInstanceRefreshPreferences(
+                min_healthy_percentage=0, max_healthy_percentage=100, skip_matching=True
+            ),
         )
     )
+    _grant_host_ready(scope, role, group)
     _scaling_policies(scope, params, group)
+    _sleep_when_idle(scope, params, group)
     url = f"http://{balancer.load_balancer_dns_name}:{port}"
     return GpuHost(url, balancer, target_group, group, host_sg, balancer_sg, host_parameters)
+
+
+def _grant_host_ready(
+    scope: Construct, role: iam.Role, group: autoscaling.CfnAutoScalingGroup
+) -> None:
+    """The host completes its own launch hook. A policy of its own: the role's default policy
+    (its secret) is then not held back until the group exists."""
+    iam.Policy(
+        scope,
+        "GpuHostReadyPolicy",
+        roles=[role],
+        statements=[
+            iam.PolicyStatement(
+                sid="CompleteOwnLaunchHook",
+                actions=["autoscaling:CompleteLifecycleAction"],
+                resources=[group_arn(group.ref)],
+            )
+        ],
+    )
+
+
+def _sleep_when_idle(
+    scope: Construct,
+    params: Parameters,
+    group: autoscaling.CfnAutoScalingGroup,
+) -> None:
+    """A warm pool of one stopped host, and an alarm that sets the capacity to 0 after
+    GpuIdleMinutes minutes without inference. No daemon on the host: the functions count."""
+    sleeps = cdk.CfnCondition(
+        scope,
+        "GpuSleepsWhenIdle",
+        expression=cdk.Fn.condition_not(
+            cdk.Fn.condition_equals(params.gpu_idle_minutes.value_as_string, "0")
+        ),
+    )
+    pool = autoscaling.CfnWarmPool(
+        scope,
+        "GpuWarmPool",
+        auto_scaling_group_name=group.ref,
+        pool_state="Stopped",
+        min_size=0,
+        # One host in all, running or stopped: at capacity 0 it waits stopped in the pool (only
+        # its volume is billed), at 1 it is the one in service and the pool is empty.
+        max_group_prepared_capacity=1,
+        # Scale-in stops the host back into the pool instead of terminating it.
+        instance_reuse_policy=autoscaling.CfnWarmPool.InstanceReusePolicyProperty(
+            reuse_on_scale_in=True
+        ),
+    )
+    sleep = autoscaling.CfnScalingPolicy(
+        scope,
+        "GpuSleepPolicy",
+        auto_scaling_group_name=group.ref,
+        policy_type="SimpleScaling",
+        adjustment_type="ExactCapacity",
+        scaling_adjustment=0,
+        cooldown=str(IDLE_SCALE_IN_COOLDOWN_SECONDS),
+    )
+    queries = [
+        cloudwatch.CfnAlarm.MetricDataQueryProperty(
+            id=IDLE_QUERY_IDS[name],
+            metric_stat=cloudwatch.CfnAlarm.MetricStatProperty(
+                metric=cloudwatch.CfnAlarm.MetricProperty(
+                    namespace=METRICS_NAMESPACE,
+                    metric_name=REQUESTS_METRIC,
+                    dimensions=[cloudwatch.CfnAlarm.DimensionProperty(name="service", value=name)],
+                ),
+                period=60,
+                stat="Sum",
+            ),
+            return_data=False,
+        )
+        for name in MODEL_CLIENTS
+    ]
+    desired = group_metric("GroupDesiredCapacity", group.ref)
+    queries.append(
+        cloudwatch.CfnAlarm.MetricDataQueryProperty(
+            id="desired", metric_stat=desired, return_data=False
+        )
+    )
+    queries.append(
+        cloudwatch.CfnAlarm.MetricDataQueryProperty(
+            id="idle",
+            expression=IDLE_EXPRESSION,
+            label="a host up and no inference request in the minute",
+            return_data=True,
+        )
+    )
+    alarm = cloudwatch.CfnAlarm(
+        scope,
+        "GpuIdleAlarm",
+        alarm_description="No inference for GpuIdleMinutes minutes: the GPU host goes to sleep",
+        metrics=queries,
+        comparison_operator="GreaterThanOrEqualToThreshold",
+        threshold=1,
+        evaluation_periods=params.gpu_idle_minutes.value_as_number,
+        datapoints_to_alarm=params.gpu_idle_minutes.value_as_number,
+        # No data at all (no client ran, or CloudWatch has nothing yet) counts as idle.
+        treat_missing_data="breaching",
+        alarm_actions=[sleep.attr_arn],
+    )
+    for resource in (pool, sleep, alarm):
+        resource.cfn_options.condition = sleeps
 
 
 def _scaling_policies(

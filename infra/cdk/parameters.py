@@ -32,8 +32,17 @@ GPU_INSTANCE_TYPES = (
 UBUNTU_AMI_PARAMETER = (
     "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id"
 )
+# The GPU host stops after this many minutes without inference (GpuIdleMinutes; 0: never).
+GPU_IDLE_MINUTES = 30
+GPU_IDLE_MINUTES_MAX = 24 * 60
 # What host.env may hold (infra.gpu_host.user_data checks the same alphabet).
 HOST_ENV_PATTERN = r"^[A-Za-z0-9 _.:/@+=,-]*$"
+
+
+def catalog_id(model: str) -> str:
+    """A model's id as Ollama lists it (and chat names it in its metrics): with its tag,
+    ``:latest`` when the name has none."""
+    return model if ":" in model.rsplit("/", 1)[-1] else f"{model}:latest"
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,7 @@ class Parameters:
     gpu_preload_models: cdk.CfnParameter
     gpu_max_instances: cdk.CfnParameter
     gpu_health_grace_seconds: cdk.CfnParameter
+    gpu_idle_minutes: cdk.CfnParameter
     gpu_scaling: cdk.CfnParameter
     gpu_scaling_model: cdk.CfnParameter
     gpu_scaling_ttft_ms: cdk.CfnParameter
@@ -65,6 +75,8 @@ class Parameters:
     web_certificate_arn: cdk.CfnParameter
     web_api_read_timeout: cdk.CfnParameter
     web_acl_arn: cdk.CfnParameter
+    api_direct_access: cdk.CfnParameter
+    origin_verify_rotation: cdk.CfnParameter
 
 
 def declare(scope: Construct) -> Parameters:
@@ -126,8 +138,20 @@ def declare(scope: Construct) -> Parameters:
             min_value=300,
             max_value=7200,
             description=(
-                "Seconds a new GPU host has to install its driver and pull its models before "
-                "failed health checks replace it"
+                "Seconds a new GPU host has to install its driver and pull its models (or, "
+                "started from the warm pool, to load them) before it is given up and replaced"
+            ),
+        ),
+        gpu_idle_minutes=param(
+            "GpuIdleMinutes",
+            type="Number",
+            default=GPU_IDLE_MINUTES,
+            min_value=0,
+            # CloudWatch evaluates an alarm over at most one day of one-minute periods.
+            max_value=GPU_IDLE_MINUTES_MAX,
+            description=(
+                "Minutes without inference after which the GPU host stops (into the warm pool) "
+                "until the next request wakes it. 0: always on"
             ),
         ),
         gpu_scaling=param(
@@ -143,8 +167,11 @@ def declare(scope: Construct) -> Parameters:
         gpu_scaling_model=param(
             "GpuScalingModel",
             type="String",
-            default="llama3.2",
-            description="The model (the metrics' 'model' dimension) whose metrics drive scaling",
+            default=catalog_id(host.ollama_preload_models.split()[0]),
+            description=(
+                "The model whose metrics drive scaling: its id in the model list (/v1/models), "
+                "which is the metrics' 'model' dimension, e.g. llama3.2:latest"
+            ),
         ),
         gpu_scaling_ttft_ms=param(
             "GpuScalingTimeToFirstTokenMs",
@@ -283,6 +310,29 @@ def declare(scope: Construct) -> Parameters:
             description=(
                 "ARN of an AWS WAF web ACL (scope CLOUDFRONT, in us-east-1) for the "
                 "distribution. Empty: none"
+            ),
+        ),
+        api_direct_access=param(
+            "ApiDirectAccess",
+            type="String",
+            default="refuse",
+            allowed_values=["refuse", "allow"],
+            description=(
+                "refuse: the API's own execute-api address refuses every request that did not "
+                "come through this stack's CloudFront distribution (a WAF web ACL on the stage). "
+                "allow: clients may also call the API's address directly (ApiUrl)"
+            ),
+        ),
+        origin_verify_rotation=param(
+            "OriginVerifyRotation",
+            type="String",
+            default="0",
+            allowed_pattern=r"^[A-Za-z0-9-]{1,32}$",
+            description=(
+                "Change it (any new value) in the deploy after a new CdnOriginSecret value was "
+                "put: CloudFront, the API's web ACL and the functions then read the new value "
+                "(see infra/README.md). After the first change the web ACL also accepts the "
+                "previous value, so requests pass while CloudFront deploys the new one"
             ),
         ),
         web_api_read_timeout=param(

@@ -29,6 +29,23 @@ CDN_API_READ_TIMEOUT_MAX_SECONDS = 180
 LAMBDA_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024
 MAX_INLINE_BODY_BYTES = LAMBDA_SYNC_PAYLOAD_BYTES * 3 // 4 - 64 * 1024
 
+# The web client sends a file larger than this through the presigned upload (web/assets/app/
+# api.js, LARGE_UPLOAD_BYTES): under MAX_INLINE_BODY_BYTES, with room for the form's framing.
+LARGE_UPLOAD_BYTES = 4 * 1024 * 1024
+# How long a browser may keep the answer to the uploads bucket's CORS preflight.
+UPLOAD_CORS_MAX_AGE_SECONDS = 3000
+
+
+def uploads_cors_rule(origins: list[object]) -> dict[str, object]:
+    """The uploads bucket's one CORS rule: the web client's origins may POST a presigned
+    upload (the form's fields and the file), and nothing else."""
+    return {
+        "AllowedMethods": ["POST"],
+        "AllowedOrigins": origins,
+        "MaxAge": UPLOAD_CORS_MAX_AGE_SECONDS,
+    }
+
+
 # The rag function's ingest handler. The rag branch names it functions.rag.handler.ingest_handler;
 # this is the one place to change if it moves.
 RAG_INGEST_HANDLER = "functions.rag.handler.ingest_handler"

@@ -11,6 +11,7 @@ from constructs import Construct
 from infra.cdk import parameters, profiles
 from infra.cdk.alarms import build_alarms
 from infra.cdk.api import build_api
+from infra.cdk.api_guard import build_api_guard
 from infra.cdk.artifacts import Artifacts
 from infra.cdk.data import build_data
 from infra.cdk.functions import build_functions, build_migrations, function_security_groups
@@ -34,14 +35,21 @@ class StratusStack(cdk.Stack):
         data = build_data(self, params, network)
         groups = function_security_groups(self, network, data)
         gpu = build_gpu_host(self, params, network, data, groups)
-        functions = build_functions(self, params, network, data, artifacts, groups, gpu.url)
+        functions = build_functions(self, params, network, data, artifacts, groups, gpu)
         build_migrations(self, network, data, artifacts, groups["migrate"], functions.layers)
         self._wire_ingest(data, functions.aliases["rag-ingest"])
         self._narrow_endpoints(network.vpc, data)
         api = build_api(self, params, functions.aliases)
         build_alarms(self, params, api, functions.functions, gpu, data)
         # The web client and the API on one origin (CloudFront), so the page needs no CORS.
-        web = build_web(self, params, api, web_build, data.cdn_origin_secret)
+        web = build_web(self, params, api, web_build, data.cdn_origin_secret, data.bucket_name)
+        # The page sends large files straight to the uploads bucket (presigned POST).
+        uploads = data.bucket.node.default_child
+        assert isinstance(uploads, cdk.CfnResource)
+        uploads.add_property_override(
+            "CorsConfiguration.CorsRules", [profiles.uploads_cors_rule(web.origins)]
+        )
+        build_api_guard(self, params, api, data.cdn_origin_secret)
 
         cdk.CfnOutput(self, "WebUrl", value=web.url, description="The web client (and the API)")
         cdk.CfnOutput(self, "WebBucket", value=web.bucket.bucket_name)

@@ -42,10 +42,11 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.cdk import profiles
+from infra.cdk.api_guard import origin_secret_value
 from infra.cdk.parameters import Parameters
 from infra.cdk.routes import api_path_patterns
 from infra.cdk.web_build import INDEX_KEY, WebBuild, uploads
-from local.webclient.headers import SECURITY_HEADERS
+from local.webclient.headers import CONTENT_SECURITY_POLICY, SECURITY_HEADERS
 from stratus.web.client_ip import ORIGIN_VERIFY_HEADER, VIEWER_ADDRESS_HEADER
 
 # The headers CloudFront sets through its security-headers configuration; every other header of
@@ -80,6 +81,9 @@ class Web:
     bucket: s3.Bucket
     distribution: cloudfront.Distribution
     url: str
+    # Where the page is served from: the distribution's name, and WebDomainName when set
+    # (an Fn::If, empty otherwise), as CORS origins (https://host, no path).
+    origins: list[object]
 
 
 def build_web(
@@ -88,6 +92,7 @@ def build_web(
     api: apigw.RestApi,
     build: WebBuild,
     origin_secret: secretsmanager.ISecret,
+    uploads_bucket_name: str,
 ) -> Web:
     suffix = cdk.Fn.select(2, cdk.Fn.split("/", cdk.Aws.STACK_ID))
     bucket = s3.Bucket(
@@ -118,7 +123,7 @@ def build_web(
         read_timeout=cdk.Duration.seconds(profiles.CDN_API_READ_TIMEOUT_SECONDS),
         # A {{resolve:secretsmanager:...}} reference: CloudFormation reads the value when it
         # creates or updates the distribution, and the template holds only the ARN.
-        custom_headers={ORIGIN_VERIFY_HEADER: origin_secret.secret_value.unsafe_unwrap()},
+        custom_headers={ORIGIN_VERIFY_HEADER: origin_secret_value(origin_secret)},
     )
     viewer_address = cloudfront.Function(
         scope,
@@ -147,7 +152,18 @@ def build_web(
     distribution = cloudfront.Distribution(
         scope,
         "WebDistribution",
-        comment="Stratus: the web client and its API on one origin",
+        # The rotation parameter in the comment: changing it updates the distribution, which
+        # makes CloudFormation read the origin secret again (infra/cdk/api_guard.py).
+        comment=cdk.Token.as_string(
+            cdk.Fn.join(
+                "",
+                [
+                    "Stratus: the web client and its API on one origin (origin secret rotation ",
+                    params.origin_verify_rotation.value_as_string,
+                    ")",
+                ],
+            )
+        ),
         default_root_object=INDEX_KEY,
         default_behavior=cloudfront.BehaviorOptions(
             origin=page_origin,
@@ -155,7 +171,7 @@ def build_web(
             allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
             cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD,
             cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
-            response_headers_policy=_headers_policy(scope, suffix),
+            response_headers_policy=_headers_policy(scope, suffix, uploads_bucket_name),
             compress=True,
         ),
         additional_behaviors=dict.fromkeys(api_path_patterns(), api_behavior),
@@ -193,7 +209,42 @@ def build_web(
             cdk.Fn.join("", ["https://", distribution.distribution_domain_name, "/"]),
         )
     )
-    return Web(bucket, distribution, url)
+    page_origins: list[object] = [
+        cdk.Fn.join("", ["https://", distribution.distribution_domain_name]),
+        cdk.Fn.condition_if(
+            custom_domain.logical_id,
+            cdk.Fn.join("", ["https://", params.web_domain_name.value_as_string]),
+            cdk.Aws.NO_VALUE,
+        ),
+    ]
+    return Web(bucket, distribution, url, page_origins)
+
+
+def upload_sources(bucket_name: str) -> list[str]:
+    """The uploads bucket's addresses a presigned POST may name (boto3 names the global or the
+    regional one), for the page's connect-src."""
+    return [
+        cdk.Fn.join("", ["https://", bucket_name, ".s3.amazonaws.com"]),
+        cdk.Fn.join("", ["https://", bucket_name, ".s3.", cdk.Aws.REGION, ".amazonaws.com"]),
+    ]
+
+
+def content_security_policy(bucket_name: str) -> str:
+    """The local page's policy, with the uploads bucket added to connect-src: the page sends
+    large files straight to it (presigned POST), the only other address it may reach."""
+    directive = "connect-src 'self'"
+    if directive not in CONTENT_SECURITY_POLICY.split("; "):
+        raise ValueError(f"the local policy has no {directive!r} to extend")
+    before, after = CONTENT_SECURITY_POLICY.split(directive, 1)
+    return cdk.Fn.join(
+        "", [before, directive, " ", cdk.Fn.join(" ", upload_sources(bucket_name)), after]
+    )
+
+
+def _with_uploads(policy: str, bucket_name: str) -> str:
+    if policy != CONTENT_SECURITY_POLICY:
+        raise ValueError("the page's policy is local.webclient.headers.CONTENT_SECURITY_POLICY")
+    return content_security_policy(bucket_name)
 
 
 def _custom_domain(
@@ -258,7 +309,9 @@ def _custom_domain(
     return custom
 
 
-def _headers_policy(scope: Construct, suffix: str) -> cloudfront.ResponseHeadersPolicy:
+def _headers_policy(
+    scope: Construct, suffix: str, uploads_bucket_name: str
+) -> cloudfront.ResponseHeadersPolicy:
     """``local.webclient.headers.SECURITY_HEADERS``, every one of them, as CloudFront sets
     them: the four it models (CSP, nosniff, frame and referrer policies) through its security
     headers, the rest as custom headers; and HSTS, which only HTTPS can carry."""
@@ -274,7 +327,8 @@ def _headers_policy(scope: Construct, suffix: str) -> cloudfront.ResponseHeaders
         comment="The local web client's security headers (local/webclient/headers.py), and HSTS",
         security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
             content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
-                content_security_policy=headers.pop(CSP), override=True
+                content_security_policy=_with_uploads(headers.pop(CSP), uploads_bucket_name),
+                override=True,
             ),
             content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
             frame_options=cloudfront.ResponseHeadersFrameOptions(frame_option=frame, override=True),

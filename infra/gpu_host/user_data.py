@@ -30,6 +30,7 @@ HOST_FILES: tuple[tuple[str, str], ...] = (
     ("preload.sh", "0755"),
     ("healthcheck.sh", "0755"),
     ("fetch_token.py", "0755"),
+    ("host_ready.py", "0755"),
 )
 
 # host.env is sourced by bash and read by docker compose: values stay inside double quotes,
@@ -52,6 +53,8 @@ class HostParameters:
     ollama_max_queue: int = 128
     proxy_port: int = 8080
     nvidia_driver_branch: str = "570"
+    # The Auto Scaling group's launch hook that host_ready.py completes (infra/cdk/gpu.py).
+    lifecycle_hook_name: str = "stratus-gpu-host-ready"
 
     def env_file(self) -> str:
         lines = []

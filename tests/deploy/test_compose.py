@@ -123,6 +123,18 @@ def test_otel_collector_pipeline_uses_only_defined_components() -> None:
     assert config["receivers"]["fluentforward"]["endpoint"].endswith(":24224")
 
 
+def test_otel_variant_sends_the_apis_traces_to_the_collectors_otlp_receiver() -> None:
+    """The same spans the tests receive over OTLP/HTTP (tests/integration/test_tracing.py)."""
+    config = load(COMPOSE / "otel-collector.yaml")
+    assert config["service"]["pipelines"]["traces"]["receivers"] == ["otlp"]
+    port = config["receivers"]["otlp"]["protocols"]["http"]["endpoint"].rsplit(":", 1)[1]
+    merged = merge(load(BASE), load(VARIANTS[1]))
+    environment = merged["services"]["api"]["environment"]
+    assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://otel-collector:{port}"
+    # The base's own settings survive the merge.
+    assert set(load(BASE)["services"]["api"]["environment"]) < set(environment)
+
+
 def test_dynamodb_emulator_is_the_moto_release_the_tests_use() -> None:
     image = load(BASE)["services"]["dynamodb"]["image"]
     pins = _pins(REPO / "requirements" / "dev.lock")

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from local.children import free_port
 from local.emulator.testing import EmulatorHandle
 from tests.gpuhost.conftest import TOKEN
-from tests.support.proxy import REPO, RunningProxy
+from tests.support.proxy import REPO, RunningProxy, running_proxy
 from tests.support.system_deps import require
 
 GPU_HOST = REPO / "gpu-host"
@@ -47,13 +48,27 @@ def test_every_script_parses_and_is_executable(script: Path) -> None:
     assert os.access(script, os.X_OK)
 
 
-def test_preload_pulls_and_loads_every_model(emulator: EmulatorHandle) -> None:
+def test_preload_loads_every_model_on_the_volume_without_pulling_it(
+    emulator: EmulatorHandle,
+) -> None:
+    """A host started from the warm pool: its models are on its volume, so a start is only a
+    load (no registry, no download)."""
     env = {"OLLAMA_LOCAL_URL": emulator.base_url, "OLLAMA_PRELOAD_MODELS": MODELS}
     result = run("preload.sh", env)
     assert result.returncode == 0, result.stderr
-    assert emulator.stats.management_counts == {"POST /api/pull": 2}
+    assert emulator.stats.management_counts == {}
+    assert emulator.stats.requests("POST /api/show") == 2
     loaded = {entry.name for entry, _ in emulator.state.loaded_models()}
     assert loaded == {"emulator-chat:latest", "emulator-embed:latest"}
+
+
+def test_preload_pulls_a_model_that_is_not_on_the_volume(emulator: EmulatorHandle) -> None:
+    # The emulator answers /api/show with 404 for a name it does not know, as Ollama does for
+    # a model it has not pulled (and, knowing no such model, cannot load it after the pull).
+    env = {"OLLAMA_LOCAL_URL": emulator.base_url, "OLLAMA_PRELOAD_MODELS": "missing-model"}
+    result = run("preload.sh", env)
+    assert "preload: pulling missing-model" in result.stdout
+    assert emulator.stats.management_counts == {"POST /api/pull": 1}
 
 
 def test_preload_refuses_a_name_that_would_break_its_json(emulator: EmulatorHandle) -> None:
@@ -130,3 +145,15 @@ def test_healthcheck_fails_when_a_model_was_evicted(
     result = run("healthcheck.sh", _health_env(proxy, emulator))
     assert result.returncode == 1
     assert "is not loaded" in result.stderr
+
+
+def test_healthcheck_fails_when_the_proxys_ollama_is_not_the_one_answering(
+    emulator: EmulatorHandle,
+) -> None:
+    """Ollama answers on loopback, but the proxy's upstream is dead: the load balancer's view
+    (the proxy's /healthz) is what fails."""
+    _preload(emulator)
+    with running_proxy(upstream=f"127.0.0.1:{free_port()}", token=TOKEN) as dead:
+        result = run("healthcheck.sh", _health_env(dead, emulator))
+    assert result.returncode == 1
+    assert "/healthz answered 502" in result.stderr, result.stderr

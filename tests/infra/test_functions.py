@@ -18,6 +18,7 @@ from tests.infra.helpers import (
     env,
     function,
     function_ids,
+    joined,
     own_layers,
     refs,
     resources,
@@ -95,7 +96,14 @@ def test_layers_and_functions_are_one_release(template: Template, dist: Path) ->
         # A function's description is part of its version: a changed artifact, any of them,
         # publishes a new version of every function (and CDK's recognizeLayerVersion flag
         # makes a new layer version do the same).
-        assert props["Description"] == f"stratus {name}, release {release}"
+        description = f"stratus {name}, release {release}"
+        if name in {"auth", "chat", "rag"}:  # and CloudFront's secret rotation (test_api_guard)
+            rotation = "${OriginVerifyRotation}"
+            assert (
+                joined(props["Description"]) == f"{description}, origin secret rotation {rotation}"
+            )
+        else:
+            assert props["Description"] == description
         assert set(layers) <= refs(props["Layers"]), name
         for layer in layers.values():
             assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
@@ -160,3 +168,27 @@ def test_every_function_reads_the_signing_key_from_secrets_manager(template: Tem
         assert secret in secrets
         assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "Stratus"
         assert function(template, name)["KmsKeyArn"]  # environments encrypted with our key
+
+
+def test_every_function_is_traced_and_so_is_the_api(template: Template) -> None:
+    """Active tracing on each function (Lambda's segments, and the X-Ray daemon its own spans
+    go to), the daemon's permissions on its role, and the stage's tracing, which starts the
+    trace the function's spans join."""
+    for name in APP_FUNCTIONS:
+        props = function(template, name)
+        assert props["TracingConfig"] == {"Mode": "Active"}, name
+        (role,) = refs(props["Role"])
+        actions = {
+            action
+            for policy in resources(template, "AWS::IAM::Policy").values()
+            if role in refs(policy["Properties"]["Roles"])
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            for action in (
+                statement["Action"]
+                if isinstance(statement["Action"], list)
+                else [statement["Action"]]
+            )
+        }
+        assert {"xray:PutTraceSegments", "xray:PutTelemetryRecords"} <= actions, name
+    (stage,) = resources(template, "AWS::ApiGateway::Stage").values()
+    assert stage["Properties"]["TracingEnabled"] is True

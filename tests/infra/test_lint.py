@@ -86,6 +86,25 @@ def test_checkov_passes_with_only_the_listed_justified_skips(template_path: Path
     assert {c["check_id"] for c in skipped} == listed
 
 
+def test_every_skip_is_needed_on_its_resource(template: Template, tmp_path: Path) -> None:
+    """A skip that suppresses nothing would hide a future finding on its resource: with every
+    skip stripped, checkov must fail each skipped check on exactly the resource it was on."""
+    stripped = copy.deepcopy(template)
+    skipped = set()
+    for logical_id, resource in stripped["Resources"].items():
+        metadata = resource.get("Metadata", {})
+        for skip in metadata.pop("checkov", {}).get("skip", []):
+            skipped.add((skip["id"], logical_id))
+    assert len(skipped) > 20
+    path = tmp_path / "unskipped.json"
+    path.write_text(json.dumps(stripped))
+    failed = {
+        (c["check_id"], c["resource"].split(".", 1)[1])
+        for c in _checkov(path)["results"]["failed_checks"]
+    }
+    assert sorted(skipped - failed) == []
+
+
 def test_checkov_finds_a_public_unencrypted_bucket(template: Template, tmp_path: Path) -> None:
     bucket_id, bucket = uploads_bucket(template)
     resource = copy.deepcopy(bucket)

@@ -16,7 +16,16 @@ JUSTIFIED_STAR_RESOURCES = {
         "Lambda manages a VPC function's network interfaces with these EC2 calls, which EC2 "
         "does not scope to resources (AWS's AWSLambdaVPCAccessExecutionRole grants them on *)."
     ),
+    "TracesToXRay": (
+        "The X-Ray daemon of an actively traced function sends its segments with the function's "
+        "role; X-Ray has no resource-level permissions (AWSXRayDaemonWriteAccess: '*')."
+    ),
+    "DescribeModelHostGroup": (
+        "The wake controller reads the GPU group's capacity; DescribeAutoScalingGroups has no "
+        "resource-level permission in IAM, so '*' is its only form (a read, no write)."
+    ),
 }
+WAKE = {"autoscaling:SetDesiredCapacity", "autoscaling:DescribeAutoScalingGroups"}
 # AWS managed policies a role may carry, each with its reason.
 JUSTIFIED_MANAGED_POLICIES = {
     "AmazonSSMManagedInstanceCore": "GPU host: Session Manager shell, no SSH key or open port",
@@ -43,6 +52,7 @@ EXPECTED_DATA_ACTIONS = {
         "dynamodb:PutItem",
         "secretsmanager:GetSecretValue",
         "kms:Decrypt",
+        *WAKE,
     },
     "rag": {
         "s3:GetObject",
@@ -51,6 +61,7 @@ EXPECTED_DATA_ACTIONS = {
         "s3:ListBucket",
         "secretsmanager:GetSecretValue",
         "kms:Decrypt",
+        *WAKE,
     },
     "rag-ingest": {
         "s3:GetObject",
@@ -58,9 +69,16 @@ EXPECTED_DATA_ACTIONS = {
         "sqs:SendMessage",
         "secretsmanager:GetSecretValue",
         "kms:Decrypt",
+        *WAKE,
     },
 }
-BASELINE = {"logs:CreateLogStream", "logs:PutLogEvents", "ec2:CreateNetworkInterface"}
+BASELINE = {
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "ec2:CreateNetworkInterface",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+}
 
 
 def _statements(template: Template) -> list[tuple[str, str, dict[str, Any]]]:
@@ -183,6 +201,13 @@ def test_each_function_holds_only_its_own_actions_on_its_own_resources(
             elif service == "kms":
                 assert refs(targets) == {key}
                 assert statement["Condition"]["StringEquals"]["kms:ViaService"]
+            elif service == "autoscaling":
+                # The GPU group only (DescribeAutoScalingGroups: justified above).
+                assert statement["Resource"] == "*" or "autoScalingGroupName/" in joined(
+                    statement["Resource"]
+                ), name
+            elif service == "xray":
+                assert statement["Sid"] == "TracesToXRay", name
             elif service == "logs":
                 (group,) = refs(targets)
                 assert resources(template, "AWS::Logs::LogGroup")[group]

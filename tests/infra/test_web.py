@@ -19,13 +19,14 @@ from litestar.testing import TestClient
 
 from infra.cdk import profiles
 from infra.cdk.routes import api_path_patterns
+from infra.packaging.build import REPO
 from local.composed import create_local_app
 from local.webclient import is_web_path
 from local.webclient.app import create_web_app
 from local.webclient.assets import load_build
 from local.webclient.headers import CONTENT_SECURITY_POLICY, SECURITY_HEADERS
 from stratus.web.client_ip import ORIGIN_VERIFY_HEADER, VIEWER_ADDRESS_HEADER
-from tests.infra.helpers import Template, joined, refs, resources
+from tests.infra.helpers import Template, joined, refs, resources, uploads_bucket
 from tests.support.system_deps import require
 
 # AWS's managed policies, by their documented ids.
@@ -190,9 +191,18 @@ def test_the_page_carries_the_local_security_headers(template: Template) -> None
     (policy_id,) = refs(default["ResponseHeadersPolicyId"])
     config = template["Resources"][policy_id]["Properties"]["ResponseHeadersPolicyConfig"]
     security = config["SecurityHeadersConfig"]
-    assert security["ContentSecurityPolicy"]["ContentSecurityPolicy"] == CONTENT_SECURITY_POLICY
+    # The local policy, but the page may also send a large file to the uploads bucket.
+    policy = joined(security["ContentSecurityPolicy"]["ContentSecurityPolicy"])
+    bucket = joined(uploads_bucket(template)[1]["Properties"]["BucketName"])
+    uploads = (
+        f"https://{bucket}.s3.amazonaws.com https://{bucket}.s3.${{AWS::Region}}.amazonaws.com"
+    )
+    assert policy == CONTENT_SECURITY_POLICY.replace(
+        "connect-src 'self'", f"connect-src 'self' {uploads}"
+    )
+    assert policy != CONTENT_SECURITY_POLICY
     sent = {
-        "content-security-policy": security["ContentSecurityPolicy"]["ContentSecurityPolicy"],
+        "content-security-policy": CONTENT_SECURITY_POLICY,
         "x-content-type-options": "nosniff" if "ContentTypeOptions" in security else None,
         "x-frame-options": security["FrameOptions"]["FrameOption"],
         "referrer-policy": security["ReferrerPolicy"]["ReferrerPolicy"],
@@ -416,3 +426,27 @@ def test_only_the_api_origin_carries_cloudfronts_secret(template: Template) -> N
         assert joined(header["HeaderValue"]) == (
             f"{{{{resolve:secretsmanager:${{{secret_id}}}:SecretString:::}}}}"
         )
+
+
+def test_the_uploads_bucket_takes_presigned_posts_from_the_pages_origins_only(
+    template: Template,
+) -> None:
+    """The page sends a file over the API's payload limit straight to the bucket (presigned
+    POST): CORS admits the distribution's address and WebDomainName (when set), POST only."""
+    _, bucket = uploads_bucket(template)
+    (rule,) = bucket["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert rule == profiles.uploads_cors_rule(rule["AllowedOrigins"])
+    assert rule["AllowedMethods"] == ["POST"]
+    assert "AllowedHeaders" not in rule
+    distribution_id = next(iter(resources(template, "AWS::CloudFront::Distribution")))
+    cloudfront, custom = rule["AllowedOrigins"]
+    assert joined(cloudfront) == f"https://${{{distribution_id}.DomainName}}"
+    assert custom["Fn::If"][0] == "WebCustomDomain"
+    assert joined(custom["Fn::If"][1]) == "https://${WebDomainName}"
+    assert custom["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+    # The size the page switches at fits through the API with room to spare.
+    assert profiles.LARGE_UPLOAD_BYTES < profiles.MAX_INLINE_BODY_BYTES
+    script = (REPO / "web" / "assets" / "app" / "api.js").read_text()
+    assert f"LARGE_UPLOAD_BYTES = {profiles.LARGE_UPLOAD_BYTES // 1024 // 1024} * 1024 * 1024" in (
+        script
+    )

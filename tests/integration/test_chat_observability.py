@@ -89,7 +89,9 @@ async def test_one_generation_line_with_its_facts_and_one_metrics_record(
     (line,) = generation_lines(process)
     assert line["task_id"] == response.headers["x-stratus-task-id"]
     assert line["chat_id"] == chat_id
-    assert line["model"] == "emulator-chat"
+    # The catalog's id for the model the request named ("emulator-chat"), as GpuScaling
+    # watches it (tests/infra/test_scaling_model.py).
+    assert line["model"] == "emulator-chat:latest"
     assert line["status"] == "complete"
     assert line["prompt_tokens"] == len(QUESTION.split())
     assert line["completion_tokens"] == len(QUESTION.split()) + 2  # "You said:" + the words
@@ -109,7 +111,7 @@ async def test_one_generation_line_with_its_facts_and_one_metrics_record(
     (directive,) = record["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == "StratusTest"
     assert directive["Dimensions"] == [["model"]]
-    assert record["model"] == "emulator-chat"
+    assert record["model"] == "emulator-chat:latest"
     assert metric_names(record) == {"Completions", "TimeToFirstToken", "TokensPerSecond"}
     assert record["Completions"] == [1.0]
     assert record["TimeToFirstToken"][0] >= 200
@@ -177,9 +179,9 @@ async def test_every_ending_is_counted_under_its_own_metric(
     assert by_metric["Completions"]["Completions"] == [1.0]
     limit = by_metric["LimitHits"]
     assert limit["LimitHits"] == [1.0]
-    assert limit["model"] == "emulator-chat"
+    assert limit["model"] == "emulator-chat:latest"
     assert limit["limit"] == "requests"
     per_model = [r for r in emf_records(process) if "ModelHostRequests" not in r]
-    assert all(record["model"] == "emulator-chat" for record in per_model)
+    assert all(record["model"] == "emulator-chat:latest" for record in per_model)
     # The refused request never reached the model host.
     assert sum("ModelHostRequests" in r for r in emf_records(process)) == 3

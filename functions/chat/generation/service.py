@@ -146,7 +146,9 @@ class GenerationService:
                 body=_encode(body),
                 translator=translator,
                 wire=SSEWire(),
-                model_name=req.model,
+                # The catalog's id, not the client's spelling: metrics and logs name one model
+                # one way (GpuScalingModel watches that series).
+                model_name=choice.model.id,
                 stream=bool(req.stream),
                 include_usage=bool(req.stream_options and req.stream_options.include_usage),
                 task_id=task_id,

@@ -150,27 +150,49 @@ export const api = {
     }),
 };
 
-// Uploads with progress: fetch cannot report how much of a request body has been sent, so this
-// one request uses XMLHttpRequest. onProgress gets a fraction from 0 to 1.
-export function uploadFile(file, onProgress) {
+// A file larger than this goes straight to the uploads bucket through a presigned POST: in AWS
+// a body through the API is limited to about 4.4 MB (infra/cdk/profiles.py LARGE_UPLOAD_BYTES).
+export const LARGE_UPLOAD_BYTES = 4 * 1024 * 1024;
+
+// Uploads with progress; resolves with the file's record. onProgress gets a fraction, 0 to 1.
+export async function uploadFile(file, onProgress) {
+  if (file.size <= LARGE_UPLOAD_BYTES) {
+    const form = new FormData();
+    form.append("file", file, file.name);
+    return postForm("/api/v1/files/", form, authHeaders(), onProgress);
+  }
+  // The record first (pending), then the bytes to the address and fields it names; S3's own
+  // event starts the processing. The grant's fields carry the credentials: no token to S3.
+  const grant = await call("POST", "/api/v1/files/upload-url", { filename: file.name });
+  const form = new FormData();
+  for (const [name, value] of Object.entries(grant.fields)) form.append(name, value);
+  form.append("file", file, file.name);
+  await postForm(grant.url, form, {}, onProgress);
+  return grant.file;
+}
+
+// fetch cannot report how much of a request body has been sent, so uploads use XMLHttpRequest.
+function postForm(url, form, headers, onProgress) {
   return new Promise((resolve, reject) => {
     const request = new XMLHttpRequest();
-    request.open("POST", "/api/v1/files/");
-    for (const [name, value] of Object.entries(authHeaders())) request.setRequestHeader(name, value);
+    request.open("POST", url);
+    for (const [name, value] of Object.entries(headers)) request.setRequestHeader(name, value);
     request.upload.onprogress = (event) => {
       if (event.lengthComputable) onProgress(event.loaded / event.total);
     };
     request.onload = async () => {
+      const type = request.getResponseHeader("content-type") || "";
+      const ok = request.status >= 200 && request.status < 300;
+      // S3 answers a presigned POST with 204 and no body.
+      if (ok && !type.includes("json")) return resolve(null);
       const response = new Response(request.response, {
         status: request.status,
-        headers: { "content-type": request.getResponseHeader("content-type") || "" },
+        headers: { "content-type": type },
       });
-      if (response.ok) resolve(await response.json());
-      else reject(await errorFrom(response, true));
+      if (ok) resolve(await response.json());
+      else reject(await errorFrom(response, "Authorization" in headers));
     };
     request.onerror = () => reject(new ApiError(0, NETWORK_MESSAGE));
-    const form = new FormData();
-    form.append("file", file, file.name);
     request.send(form);
   });
 }

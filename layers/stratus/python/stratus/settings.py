@@ -247,6 +247,37 @@ class TelemetrySettings:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class TracingSettings:
+    """Where traces go (``stratus.observability.tracing``): an OTLP/HTTP endpoint from the
+    standard OpenTelemetry variables (the SDK reads the rest of them itself: headers, timeouts,
+    batching), else Lambda's X-Ray daemon when the function runs with active tracing."""
+
+    otlp_endpoint: str | None
+    xray_daemon_address: str | None
+    service_name: str | None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.otlp_endpoint or self.xray_daemon_address)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> TracingSettings:
+        env = EnvReader(environ)
+        name = env.optional("OTEL_SERVICE_NAME") or env.optional("POWERTOOLS_SERVICE_NAME")
+        off = env.flag("OTEL_SDK_DISABLED", False) or (
+            env.text("OTEL_TRACES_EXPORTER").lower() == "none"
+        )
+        if off:
+            return cls(None, None, name)
+        return cls(
+            otlp_endpoint=env.optional("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            or env.optional("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            xray_daemon_address=env.optional("AWS_XRAY_DAEMON_ADDRESS"),
+            service_name=name,
+        )
+
+
 # OWASP's argon2id floor (m=19 MiB, t=2, p=1) and its equal-cost variants with less memory.
 ARGON2_FLOOR = ((19 * 1024, 2), (12 * 1024, 3), (9 * 1024, 4), (7 * 1024, 5))
 # Tokens always carry ``exp``: Open WebUI's "-1" (never) becomes this long lifetime instead.

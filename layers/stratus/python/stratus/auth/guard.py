@@ -18,6 +18,7 @@ from litestar.handlers.base import BaseRouteHandler
 from stratus.auth.principal import Principal, Role, Via
 from stratus.errors import AuthenticationError, PermissionDeniedError
 from stratus.observability import get_logger
+from stratus.observability.tracing import span
 from stratus.settings import AuthSettings, auth_settings
 from stratus.web.access import ACCESS_KEY, ALLOW_PENDING_KEY, SESSION_ONLY_KEY, Access
 
@@ -96,9 +97,10 @@ async def access_guard(
     if policy.level is None:
         get_logger().error("route without an access policy", extra={"route": handler.handler_name})
     headers = connection.headers
-    principal = await get_authenticator().authenticate(
-        headers.getall("authorization", []), headers.getall("x-api-key", [])
-    )
+    with span("auth"):
+        principal = await get_authenticator().authenticate(
+            headers.getall("authorization", []), headers.getall("x-api-key", [])
+        )
     authorize(principal, policy)
     connection.scope.setdefault("state", {})[PRINCIPAL_STATE_KEY] = principal
 

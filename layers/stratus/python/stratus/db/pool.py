@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from stratus.errors import ServiceUnavailableError
+from stratus.observability.tracing import span
 from stratus.resources import PerLoop
 from stratus.settings import database_settings
 
@@ -68,8 +69,9 @@ async def connection(*, wait_seconds: float | None = None) -> AsyncIterator[Asyn
 
     pool = await get_pool()
     try:
-        async with pool.connection(timeout=wait_seconds) as conn:
-            yield conn
+        with span("postgres.transaction"):
+            async with pool.connection(timeout=wait_seconds) as conn:
+                yield conn
     except PoolTimeout:
         raise ServiceUnavailableError(
             "The database is busy or unavailable; try again shortly.", retry_after=2

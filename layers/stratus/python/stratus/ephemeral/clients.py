@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from stratus.observability.tracing import instrument_botocore
+
 _session: list[Any] = []
 # Models whose clients are served here, so that a reset can close them.
 _built: dict[int, type[Any]] = {}
@@ -32,6 +34,7 @@ def botocore_session() -> Any:
 
         session = get_session()
         session.register_component("data_loader", _loader(session))
+        instrument_botocore(session)
         _session.append(session)
     return _session[0]
 
@@ -84,4 +87,5 @@ def reset_clients() -> None:
 
         fresh = Session()
         fresh.register_component("data_loader", _session[0].get_component("data_loader"))
+        instrument_botocore(fresh)
         _session[0] = fresh

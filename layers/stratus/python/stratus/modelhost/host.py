@@ -19,6 +19,7 @@ from stratus.modelhost.http import UpstreamHTTP, close_upstream_http, get_upstre
 from stratus.modelhost.upstreams import Upstream, configured_upstreams
 from stratus.modelhost.wake_controllers import HostState, configured_controller
 from stratus.modelhost.waker import Waker
+from stratus.observability.tracing import span
 from stratus.resources import PerLoop
 from stratus.settings import (
     ChatSettings,
@@ -83,7 +84,8 @@ class ModelHost:
         return answers
 
     async def resolve(self, name: str, principal: Principal) -> ModelChoice:
-        return await self.catalog.resolve(self.http, name, principal)
+        with span("model.resolve"):
+            return await self.catalog.resolve(self.http, name, principal)
 
     async def awake(
         self, upstream: Upstream, attempt: Callable[[], Awaitable[T]], *, hold: float | None = None

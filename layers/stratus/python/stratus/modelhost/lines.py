@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from stratus.observability.tracing import span
+
 if TYPE_CHECKING:
     import aiohttp
 
@@ -89,7 +91,7 @@ class UpstreamLines:
 
     async def prime(self) -> None:
         """Wait for the first lines (``StreamLimitError`` or ``UpstreamClosedError`` if none)."""
-        with contextlib.suppress(StopAsyncIteration):
+        with span("upstream.first_byte"), contextlib.suppress(StopAsyncIteration):
             self._first.append(await anext(self._batches))
 
     async def __aiter__(self) -> AsyncIterator[list[bytes]]:

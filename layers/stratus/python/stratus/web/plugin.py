@@ -17,6 +17,7 @@ from litestar.plugins import InitPluginProtocol
 from stratus import lifecycle
 from stratus.auth.guard import access_guard, provide_principal
 from stratus.lifecycle import Resource
+from stratus.observability.tracing import configure_tracing
 from stratus.settings import web_settings
 from stratus.web.body import body_guard
 from stratus.web.docs import docs_config
@@ -63,6 +64,8 @@ class StratusPlugin(InitPluginProtocol):
         await lifecycle.prepare(self.resources)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        # Before any client is built: the DynamoDB clients' calls are traced from the start.
+        configure_tracing(self.service)
         settings = web_settings()
         app_config.route_handlers.extend(health_route_handlers(self.service, self.readiness))
         app_config.exception_handlers = {Exception: map_exception}

@@ -18,6 +18,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from stratus.observability import get_logger
+from stratus.observability.tracing import request_span
 
 # Letters, digits and the punctuation of UUIDs and API Gateway ids (base64, e.g. "Ab1c=").
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:=+/-]{1,128}$")
@@ -73,7 +74,8 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
         # interleave on one event loop (the formatter's plain keys are shared by all of them).
         logger.thread_safe_append_keys(correlation_id=state["request_id"], cold_start=cold_start)
         try:
-            await app(scope, receive, send)
+            with request_span(scope):
+                await app(scope, receive, send)
         finally:
             logger.thread_safe_remove_keys(["correlation_id", "cold_start"])
 
