@@ -5,12 +5,15 @@ the stack on a live server. A failing test leaves a screenshot and the console l
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
 
+from local.children import free_port
 from local.emulator.testing import EmulatorHandle
+from local.model_host_supervisor import Supervisor
 from tests.support.system_deps import require
 from tests.support.web import CHROMIUM_FLAGS, WebStack, artifact_dir, serve_web_stack
 
@@ -52,11 +55,19 @@ def browser(playwright_driver: Playwright) -> Iterator[Browser]:
 def web_stack(
     request: pytest.FixtureRequest, auth_env: dict[str, str], emulator: EmulatorHandle
 ) -> Iterator[WebStack]:
-    """The stack in-process, or with ``indirect`` parametrisation in Lambda mode, or behind the
-    stand-in that holds streamed answers while a model host "starts" (``host-starting``)."""
+    """The stack in-process, or with ``indirect`` parametrisation in Lambda mode, or with a model
+    host that sleeps and takes ``HOST_STARTING_SECONDS`` to wake (``host-starting``: the local
+    supervisor, the same wake code as the GPU host's group)."""
     mode = getattr(request, "param", "in-process")
-    hold = HOST_STARTING_SECONDS if mode == "host-starting" else 0.0
-    with serve_web_stack(emulator, lambda_mode=mode == "lambda-mode", host_starting=hold) as stack:
+    with ExitStack() as running:
+        supervisor = None
+        if mode == "host-starting":
+            supervisor = running.enter_context(
+                Supervisor(port=free_port(), idle_seconds=3600, boot_seconds=HOST_STARTING_SECONDS)
+            ).start()
+        stack = running.enter_context(
+            serve_web_stack(emulator, lambda_mode=mode == "lambda-mode", supervisor=supervisor)
+        )
         yield stack
 
 

@@ -349,9 +349,11 @@ def test_markdown_has_highlighted_code_with_a_copy_button_tables_and_inline_code
 
 @pytest.mark.parametrize("web_stack", ["host-starting"], indirect=True)
 def test_starting_the_model_host_is_shown_with_the_seconds_waited(page: Page, web_stack: WebStack):
-    """Against a stand-in for the app's scale-to-zero hold (tests/support/host_starting.py):
-    3.5 s of ``: model host starting`` comments before the stream."""
+    """The real hold: the page signed in (its model list taught the catalog the host's models),
+    then the host fell asleep; the message wakes it, 3.5 s of boot."""
     sign_in(page, web_stack, web_stack.user())
+    assert web_stack.supervisor is not None
+    web_stack.supervisor.sleep()
     send(page, "are you awake")
     waiting = last_answer(page).get_by_role("status")
     expect(waiting).to_contain_text("Starting the model host… 0 seconds")

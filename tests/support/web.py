@@ -24,9 +24,9 @@ from typing import Any
 import httpx
 
 from local.emulator.testing import EmulatorHandle
+from local.model_host_supervisor import Supervisor
 from tests.support.auth import Account, apply_env
 from tests.support.chat import CHAT_TEST_ENV
-from tests.support.host_starting import HostStartingStandIn
 from tests.support.live_server import live_server
 from tests.support.log_capture import remember
 
@@ -72,6 +72,8 @@ class WebStack:
     emulator: EmulatorHandle
     http: httpx.Client
     accounts: list[Account] = field(default_factory=list)
+    # The emulated model host's supervisor when the stack scales it to zero.
+    supervisor: Supervisor | None = None
 
     def signup(self, name: str = "Test User", label: str = "user") -> Account:
         email = unique_email(label)
@@ -143,13 +145,20 @@ def serve_web_stack(
     *,
     lambda_mode: bool = False,
     env: Mapping[str, str] | None = None,
-    host_starting: float = 0.0,
+    supervisor: Supervisor | None = None,
 ) -> Iterator[WebStack]:
     """The local stack's app on a live server, ``emulator`` as its model host. Use inside a test
     with ``auth_env`` (empty accounts; the environment is restored afterwards). With
-    ``host_starting``, each streamed completion is held that many seconds behind
-    ``: model host starting`` comments (``tests.support.host_starting``)."""
-    apply_env({"OLLAMA_BASE_URL": emulator.base_url, **CHAT_TEST_ENV, **(env or {})})
+    ``supervisor``, the model host is the supervisor's emulator, which sleeps and wakes
+    (scale-to-zero, ``local/model_host_supervisor.py``)."""
+    host = {"OLLAMA_BASE_URL": emulator.base_url}
+    if supervisor is not None:
+        host = {
+            "OLLAMA_BASE_URL": supervisor.base_url,
+            "STRATUS_MODEL_HOST_SUPERVISOR_URL": supervisor.control_url,
+            "STRATUS_MODEL_HOST_WAKE_POLL_SECONDS": "0.1",
+        }
+    apply_env({**host, **CHAT_TEST_ENV, **(env or {})})
     if lambda_mode:
         from local.lambda_bridge import create_lambda_mode_app
 
@@ -158,13 +167,12 @@ def serve_web_stack(
         from local.composed import create_local_app
 
         app = create_local_app()
-    served = HostStartingStandIn(app, hold=host_starting) if host_starting else app
     try:
         with (
-            live_server(served) as server,
+            live_server(app) as server,
             httpx.Client(base_url=server.base_url, timeout=30) as http,
         ):
-            yield WebStack(server.base_url, emulator, http)
+            yield WebStack(server.base_url, emulator, http, supervisor=supervisor)
     finally:
         if lambda_mode:
             app.shutdown()
