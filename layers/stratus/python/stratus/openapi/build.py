@@ -26,6 +26,7 @@ from stratus.auth.guard import Policy, policy_for
 from stratus.openapi import ERRORS_KEY
 from stratus.web.access import Access
 from stratus.web.error_mapper import uses_ollama_shape, uses_openai_shape
+from stratus.web.json_depth import MAX_JSON_DEPTH
 
 TITLE = "Stratus API"
 DESCRIPTION = (
@@ -84,7 +85,9 @@ ERROR_SCHEMAS: dict[str, Any] = {
     },
 }
 DESCRIPTIONS = {
-    400: "The body is not valid JSON, or not UTF-8.",
+    400: (
+        f"The body is not valid JSON, not UTF-8, or nested more than {MAX_JSON_DEPTH} levels deep."
+    ),
     401: "Not authenticated: credentials are missing, invalid, expired or revoked.",
     403: "Refused to this caller (role, pending account, API key on a session-only route).",
     404: "Not found, or not the caller's.",
