@@ -10,7 +10,8 @@ anyone listing it here:
   ``{"error": {...}}`` under ``/v1``): 401 and 503 on every protected route, 403 wherever some
   caller can be refused, 404 where a path names something, 400/413/415/422 where a body is
   taken, 422 where parameters are; anything else a route declares with ``may_answer``;
-- Litestar's own error entries (a 400 ``{status_code, detail, extra}`` no route sends) go.
+- Litestar's own error entries (a 400 ``{status_code, detail, extra}`` no route sends) go;
+- HEAD operations (the health routes) describe statuses and headers only: no body is sent.
 """
 
 from __future__ import annotations
@@ -115,6 +116,8 @@ def build_document(app: Litestar) -> dict[str, Any]:
     for path, method, handler in described_operations(app):
         operation = document["paths"][path][method]
         _describe(path, operation, handler)
+        if method == "head":
+            _without_bodies(operation)
     return document
 
 
@@ -147,6 +150,12 @@ def _describe(path: str, operation: dict[str, Any], handler: HTTPRouteHandler) -
     for status in sorted(_error_statuses(operation, policy, handler) - declared):
         responses[str(status)] = _error_response(status, schema)
     operation["responses"] = dict(sorted(responses.items()))
+
+
+def _without_bodies(operation: dict[str, Any]) -> None:
+    """A HEAD answer is the GET's status and headers; its body is never sent."""
+    for response in operation["responses"].values():
+        response.pop("content", None)
 
 
 def _security(policy: Policy) -> list[dict[str, list[str]]]:
