@@ -61,6 +61,7 @@ POLICY: dict[tuple[str, str], tuple[str, bool, bool]] = {
     ("/v1/chat/completions", "POST"): ("user", False, False),
     ("/api/chat/completions", "POST"): ("user", False, False),
     ("/v1/models", "GET"): ("user", False, False),
+    ("/v1/models/{model_id:path}", "GET"): ("user", False, False),
     ("/api/models", "GET"): ("user", False, False),
     ("/v1/embeddings", "POST"): ("user", False, False),
     ("/api/tasks/stop/{task_id:str}", "POST"): ("owner", False, False),
