@@ -3,7 +3,7 @@
 Load balancers and uptime monitors probe with HEAD: ``/``, ``/healthz`` and ``/readyz`` answer it
 as they answer GET, without a body. A form over one of the multipart parser's limits (a very long
 file name, thousands of header lines, thousands of parts) is a 413 with a JSON body that says
-which limit, not Litestar's 400 "Request Entity Too Large".
+which limit, not Litestar's 400 "Request Entity Too Large" (parser bombs: matrix row 35).
 """
 
 from __future__ import annotations
