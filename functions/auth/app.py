@@ -9,26 +9,35 @@ connecting (``stratus.lifecycle``); they connect on first use.
 
 from __future__ import annotations
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.types import ControllerRouterHandler
 
-from functions.auth.deps import SERVICES
+from functions.auth.deps import SERVICES, AuthServices
 from functions.auth.routes import AuthsController, ConfigController, UsersController
 from stratus import probes
 from stratus.web.plugin import StratusPlugin
 
 SERVICE = "auth"
 READINESS = (probes.POSTGRES, probes.DYNAMODB)
-RESOURCES = (SERVICES,)
+RESOURCES = (SERVICES.resource,)
 
 
-def route_handlers() -> list[ControllerRouterHandler]:
-    """This function's routes, without health: the local stack composes these into one app."""
-    return [AuthsController, UsersController, ConfigController]
+def route_handlers(services: AuthServices = SERVICES) -> list[ControllerRouterHandler]:
+    """This function's routes, without health: the local stack composes these into one app.
+    The routes get their services from ``services``."""
+    return [
+        Router(
+            "/",
+            route_handlers=[AuthsController, UsersController, ConfigController],
+            dependencies=services.dependencies(),
+        )
+    ]
 
 
-def create_app() -> Litestar:
+def create_app(services: AuthServices = SERVICES) -> Litestar:
     return Litestar(
-        route_handlers=route_handlers(),
-        plugins=[StratusPlugin(service=SERVICE, readiness=READINESS, resources=RESOURCES)],
+        route_handlers=route_handlers(services),
+        plugins=[
+            StratusPlugin(service=SERVICE, readiness=READINESS, resources=(services.resource,))
+        ],
     )

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, delete, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 
-from functions.auth import deps
 from functions.auth.admin_service import AdminService, user_response
 from functions.auth.keys_service import KeysService
 from functions.auth.schemas import (
@@ -44,20 +43,12 @@ USER_SESSION = access(Access.USER, session_only=True)
 OWNER_SESSION = access(Access.OWNER, session_only=True)
 ADMIN = access(Access.ADMIN)
 
-_SERVICES = {
-    "accounts": Provide(deps.provide_accounts, sync_to_thread=False),
-    "keys": Provide(deps.provide_keys, sync_to_thread=False),
-    "client_ip": Provide(deps.provide_client_ip, sync_to_thread=False),
-    "admin": Provide(deps.provide_admin, sync_to_thread=False),
-}
-
 
 class AuthsController(Controller):
     """Open WebUI's ``/api/v1/auths``. Its routes answer 200, as Open WebUI's do."""
 
     path = "/api/v1/auths"
     tags = ["auth"]
-    dependencies = _SERVICES
 
     @post("/signup", opt={**PUBLIC, **may_answer(403, 409, 429, 503)}, status_code=200)
     async def signup(
@@ -164,7 +155,6 @@ class ConfigController(Controller):
 
     path = "/api/config"
     tags = ["auth"]
-    dependencies = _SERVICES
 
     @get("/", opt=PUBLIC)
     async def app_config(self, accounts: NamedDependency[AccountService]) -> AppConfig:
@@ -178,7 +168,6 @@ class UsersController(Controller):
     tags = ["users"]
     # A handler added here without its own policy is still admin-only.
     opt = ADMIN
-    dependencies = _SERVICES
 
     @get("/", opt=ADMIN)
     async def list_users(

@@ -18,6 +18,7 @@ from litestar.response.base import ASGIResponse
 
 from functions.rag import deps
 from functions.rag.files_service import FilesService
+from functions.rag.names import safe_name
 from functions.rag.schemas import (
     Deleted,
     FileResponse,
@@ -52,8 +53,10 @@ class EventStream(ServerSentEvent):
         return super().to_asgi_response(*args, **kwargs)
 
 
-def content_disposition(name: str) -> str:
-    """``attachment``, with an ASCII fallback name and the exact name per RFC 6266/5987."""
+def content_disposition(stored: str) -> str:
+    """``attachment``, with an ASCII fallback name and the exact name per RFC 6266/5987.
+    Names stored before ``names.safe_name`` existed are made safe here too."""
+    name = safe_name(stored)
     fallback = (
         "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\;' else "_" for ch in name).strip()
         or "file"

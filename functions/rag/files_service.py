@@ -12,29 +12,27 @@ import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any
 
 from functions.rag.files_store import FileRow, FilesStore, NewFile
 from functions.rag.ingest.pipeline import Ingestor
 from functions.rag.ingest.sniff import sniff
 from functions.rag.ingest.zipguard import check_zip
+from functions.rag.names import safe_name
 from stratus.auth.principal import Principal
 from stratus.errors import BadRequestError, NotFoundError, PayloadTooLargeError
 from stratus.settings import RagSettings
 from stratus.storage import ObjectStore, S3ObjectStore
 from stratus.web.text import check_text
 
-MAX_NAME = 255
 PAGE_SIZE = 100
 
 
 def display_name(raw: str | None) -> str:
-    """The last path component of what the client called the file: metadata, never a path."""
-    name = (raw or "").replace("\\", "/")
+    """What the client called the file, checked and made safe (``names``): metadata only."""
+    name = raw or ""
     check_text(name, "file", "display_name")
-    base = PurePosixPath(name).name.strip() or "file"
-    return base[-MAX_NAME:]
+    return safe_name(name)
 
 
 def storage_key(file_id: str) -> str:

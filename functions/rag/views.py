@@ -1,4 +1,5 @@
-"""Rows into response shapes. Database rows never go straight into a response."""
+"""Rows into response shapes. Database rows never go straight into a response; file names go
+through ``names.safe_name`` (rows written before it existed may hold a raw name)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import datetime
 
 from functions.rag.files_store import FileRow
 from functions.rag.knowledge_store import KnowledgeRow, LinkedFile
+from functions.rag.names import safe_name
 from functions.rag.schemas import (
     OPEN_WEBUI_STATUS,
     FileData,
@@ -29,9 +31,9 @@ def file_response(row: FileRow) -> FileResponse:
     return FileResponse(
         id=row.id,
         user_id=row.user_id,
-        filename=row.filename,
+        filename=safe_name(row.filename),
         hash=row.sha256,
-        meta=FileMeta(name=row.filename, content_type=row.content_type, size=row.size),
+        meta=FileMeta(name=safe_name(row.filename), content_type=row.content_type, size=row.size),
         data=file_data(row.status, row.error),
         chunks=row.chunk_count,
         embedding_model=row.embedding_model,
@@ -51,7 +53,9 @@ def process_status(row: FileRow) -> ProcessStatus:
 def file_summary(linked: LinkedFile) -> FileSummary:
     return FileSummary(
         id=linked.id,
-        meta=FileMeta(name=linked.filename, content_type=linked.content_type, size=linked.size),
+        meta=FileMeta(
+            name=safe_name(linked.filename), content_type=linked.content_type, size=linked.size
+        ),
         data=file_data(linked.status, linked.error),
         created_at=epoch(linked.created_at),
         updated_at=epoch(linked.updated_at),

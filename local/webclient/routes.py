@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, Response, get
+from litestar import HttpMethod, Request, Response, get, route
 from litestar.params import FromPath
 from litestar.types import ControllerRouterHandler
 
@@ -36,7 +36,14 @@ def _respond(
     return Response(body, media_type=asset.content_type, headers=headers)
 
 
-@get("/", opt=access(Access.PUBLIC), include_in_schema=False, sync_to_thread=False)
+# HEAD too, for uptime monitors: the GET's headers; the server sends no body.
+@route(
+    "/",
+    http_method=[HttpMethod.GET, HttpMethod.HEAD],
+    opt=access(Access.PUBLIC),
+    include_in_schema=False,
+    sync_to_thread=False,
+)
 def web_index(request: Request[Any, Any, Any]) -> Response[bytes]:
     build = _CLIENT.current()
     return _respond(request, build.index, REVALIDATE, build.index_etag)

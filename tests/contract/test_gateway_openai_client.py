@@ -24,7 +24,7 @@ from local.emulator import (
     expected_tool_call,
 )
 from tests.support.auth import apply_env, create_key
-from tests.support.chat import ChatStack
+from tests.support.chat import ChatStack, serve_chat_stack
 
 pytestmark = pytest.mark.anyio
 
@@ -71,6 +71,47 @@ async def test_models_list_names_every_emulator_model(client: AsyncOpenAI):
         "nomic-embed-text:latest",
     }
     assert all(m.object == "model" and m.owned_by == "ollama" for m in page.data)
+
+
+async def test_models_retrieve_gives_the_listed_model_object(client: AsyncOpenAI):
+    listed = {m.id: m for m in (await client.models.list()).data}
+    model = await client.models.retrieve(CHAT)
+    # The bare name finds the model under its full id, as a completion naming it would.
+    assert model.id == "emulator-chat:latest"
+    assert model == listed[model.id]
+    assert model.object == "model"
+    assert model.owned_by == "ollama"
+    assert isinstance(model.created, int)
+    assert await client.models.retrieve("emulator-embed:latest") == listed["emulator-embed:latest"]
+
+
+@pytest.mark.parametrize("name", ["no-such-model", "hf.co/org/no-such-model:q4"])
+async def test_models_retrieve_of_an_unknown_model_is_model_not_found(
+    client: AsyncOpenAI, name: str
+):
+    with pytest.raises(openai.NotFoundError) as caught:
+        await client.models.retrieve(name)
+    # The route's own answer (a slash in the id included), not a 404 for a path nothing serves.
+    assert caught.value.code == "model_not_found"
+    assert caught.value.type == "not_found_error"
+    assert name in caught.value.message
+
+
+async def test_models_retrieve_of_a_model_the_user_may_not_use_is_model_not_found(
+    auth_env, emulator
+):
+    allow = {"STRATUS_USER_MODELS": "emulator-chat"}
+    async with serve_chat_stack(emulator, allow) as stack:
+        user_key = await create_key(stack.http, stack.user, name="sdk")
+        admin_key = await create_key(stack.http, stack.admin, name="sdk")
+        base_url = f"{stack.base_url}/v1"
+        async with AsyncOpenAI(base_url=base_url, api_key=user_key, max_retries=0) as user:
+            assert (await user.models.retrieve(CHAT)).id == "emulator-chat:latest"
+            with pytest.raises(openai.NotFoundError) as caught:
+                await user.models.retrieve(THINK)
+            assert caught.value.code == "model_not_found"
+        async with AsyncOpenAI(base_url=base_url, api_key=admin_key, max_retries=0) as admin:
+            assert (await admin.models.retrieve(THINK)).id == "emulator-think:latest"
 
 
 async def test_a_non_streamed_completion(client: AsyncOpenAI, chat_stack: ChatStack):

@@ -109,9 +109,9 @@ def test_auth_handler_around_a_snapshot_and_restore(auth_env, runtime_loop, hook
     first_backends = backends(database_url, app_name)
     assert pool is not None
     assert len(first_backends) == 1
-    from functions.auth.deps import provide_accounts
+    from functions.auth.deps import SERVICES
 
-    dummy = provide_accounts().passwords.dummy_hash
+    dummy = SERVICES.accounts().passwords.dummy_hash
 
     # WHEN it is snapshotted: nothing stays connected
     run_before_snapshot(before)
@@ -128,7 +128,7 @@ def test_auth_handler_around_a_snapshot_and_restore(auth_env, runtime_loop, hook
     assert restored_pool is not pool
     assert restored_pool.closed  # built, not yet opened: the next request opens it
     assert table._get_connection().connection.client is not client
-    assert provide_accounts().passwords.dummy_hash != dummy
+    assert SERVICES.accounts().passwords.dummy_hash != dummy
     assert random.random() != snapshot_sequence
     # AND requests work, over a new Postgres connection
     assert module.handler(me, context_for("auth"))["statusCode"] == 200

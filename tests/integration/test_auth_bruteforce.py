@@ -13,6 +13,7 @@ import pytest
 from botocore.stub import Stubber
 from litestar.testing import AsyncTestClient
 
+from functions.auth.app import create_app
 from stratus.auth.limiter import Limits, LoginLimiter
 from stratus.ephemeral.table import ephemeral_model
 from stratus.ephemeral.tallies import TallyStore
@@ -20,7 +21,7 @@ from stratus.errors import RateLimitedError
 from stratus.limits import SlidingWindow
 from tests.support.auth import admin_and_user, apply_env, signin, signup, unique_email
 from tests.support.clock import FakeClock
-from tests.support.hash_counting import app_counting_checks, counting_passwords
+from tests.support.hash_counting import counted, counting_passwords
 
 pytestmark = pytest.mark.anyio
 
@@ -215,7 +216,7 @@ def throttled_dynamodb() -> Iterator[Stubber]:
 
 async def test_signin_fails_closed_when_dynamodb_throttles(auth_env, throttled_dynamodb):
     passwords = counting_passwords()
-    async with AsyncTestClient(app_counting_checks(passwords)) as client:
+    async with AsyncTestClient(create_app(counted(passwords))) as client:
         account = await signup(client)
         with throttled_dynamodb:
             response = await signin(client, account.email, account.password)

@@ -16,11 +16,12 @@ from typing import Any
 import httpx
 import pytest
 
+from functions.auth.app import create_app
 from local.composed import create_local_app
 from local.lambda_bridge import create_lambda_mode_app
 from stratus.settings import reset_settings
 from tests.support.auth import Account, apply_env, signin, signup, unique_email
-from tests.support.hash_counting import app_counting_checks, counting_passwords
+from tests.support.hash_counting import counted, counting_passwords
 from tests.support.live_server import live_server
 
 pytestmark = pytest.mark.anyio
@@ -41,7 +42,7 @@ def forwarded(ip: str) -> dict[str, str]:
 
 async def test_forty_concurrent_wrong_passwords_evaluate_at_most_the_limit(auth_env):
     passwords = counting_passwords()
-    async with client_for(app_counting_checks(passwords)) as client:
+    async with client_for(create_app(counted(passwords))) as client:
         account = await signup(client)
         before = passwords.checks
         responses = await asyncio.gather(
@@ -58,7 +59,7 @@ async def test_forty_concurrent_wrong_passwords_evaluate_at_most_the_limit(auth_
 
 async def test_concurrent_wrong_current_passwords_on_password_change_are_limited(auth_env):
     passwords = counting_passwords()
-    async with client_for(app_counting_checks(passwords)) as client:
+    async with client_for(create_app(counted(passwords))) as client:
         account = await signup(client)
         before = passwords.checks
 

@@ -29,6 +29,10 @@ WEB = ["/", "/assets/{build:str}/{path:path}"]
 POLICY: dict[tuple[str, str], tuple[str, bool, bool]] = {
     ("/healthz", "GET"): ("public", False, False),
     ("/readyz", "GET"): ("public", False, False),
+    # Monitors probe with HEAD.
+    ("/", "HEAD"): ("public", False, False),
+    ("/healthz", "HEAD"): ("public", False, False),
+    ("/readyz", "HEAD"): ("public", False, False),
     **{(path, "GET"): ("public", False, False) for path in DOCS},
     **{(path, "GET"): ("public", False, False) for path in WEB},
     ("/api/v1/auths/signup", "POST"): ("public", False, False),
@@ -59,6 +63,7 @@ POLICY: dict[tuple[str, str], tuple[str, bool, bool]] = {
     ("/v1/chat/completions", "POST"): ("user", False, False),
     ("/api/chat/completions", "POST"): ("user", False, False),
     ("/v1/models", "GET"): ("user", False, False),
+    ("/v1/models/{model_id:path}", "GET"): ("user", False, False),
     ("/api/models", "GET"): ("user", False, False),
     ("/v1/embeddings", "POST"): ("user", False, False),
     ("/api/tasks/stop/{task_id:str}", "POST"): ("owner", False, False),

@@ -14,20 +14,14 @@ import pytest
 
 from functions.auth.schemas import SigninForm
 from functions.auth.service import AccountService
-from functions.auth.store import UsersStore
-from stratus.auth.limiter import Limits, LoginLimiter, account_partition
+from stratus.auth.limiter import account_partition
 from stratus.auth.passwords import Argon2Parameters
-from stratus.auth.secret import signing_key
-from stratus.auth.sessions_store import SessionsStore
-from stratus.auth.tokens import TokenCodec
 from stratus.db import close_pool
 from stratus.ephemeral.table import ephemeral_model
-from stratus.ephemeral.tallies import TallyStore
 from stratus.errors import AuthenticationError, RateLimitedError, ServiceUnavailableError
-from stratus.limits import SlidingWindow
 from stratus.settings import auth_settings
 from tests.support.auth import apply_env, signup, unique_email
-from tests.support.hash_counting import CountingPasswords
+from tests.support.hash_counting import CountingPasswords, counted
 
 pytestmark = pytest.mark.anyio
 
@@ -63,15 +57,8 @@ class WatchingPasswords(CountingPasswords):
 
 
 def account_service(passwords: CountingPasswords) -> AccountService:
-    settings = auth_settings()
-    return AccountService(
-        users=UsersStore(),
-        sessions=SessionsStore(),
-        passwords=passwords,
-        tokens=TokenCodec(signing_key(settings), lifetime_seconds=settings.jwt_expires_in),
-        limiter=LoginLimiter(SlidingWindow(TallyStore()), Limits.from_settings(settings)),
-        settings=settings,
-    )
+    """The account service exactly as the auth function wires it, hashing with ``passwords``."""
+    return counted(passwords).accounts()
 
 
 @pytest.fixture

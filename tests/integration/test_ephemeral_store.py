@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import time
 import uuid
@@ -13,7 +14,7 @@ import pytest
 from stratus.ephemeral import EphemeralStore
 from stratus.ephemeral.table import ephemeral_model
 from stratus.errors import ServiceUnavailableError
-from stratus.settings import reset_settings
+from stratus.settings import aws_settings, reset_settings
 from tests.support.clock import FakeClock
 
 pytestmark = pytest.mark.anyio
@@ -97,8 +98,13 @@ async def test_ttl_is_enabled_on_expires_at(env):
     assert ttl.get("AttributeName") == "expires_at"
 
 
-async def test_ping_succeeds_against_the_table(store):
+async def test_ping_proves_the_configured_table_is_there(store):
+    # A ping is what readiness asks: it answers for the table this store would use, so the
+    # same check against a table that does not exist fails where the real one passes.
     await store.ping()
+    missing = dataclasses.replace(aws_settings(), dynamodb_table=f"missing-{uuid.uuid4().hex}")
+    with pytest.raises(ServiceUnavailableError):
+        await EphemeralStore(missing).ping()
 
 
 @pytest.mark.parametrize("operation", ["get", "put", "ping"])

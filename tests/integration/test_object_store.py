@@ -133,7 +133,28 @@ async def test_unsafe_keys_are_rejected_by_every_operation(store, key):
         await store.delete(key)
 
 
-async def test_ping_succeeds_on_a_usable_backend(store):
+async def test_ping_answers_for_the_backend_as_it_is_at_each_call(store, request):
+    # What readiness relies on: a ping passes on a usable backend, fails once the backend is
+    # gone, and passes again when it is back; the same store object never answers from memory.
+    await store.ping()
+    await store.put("after-ping.txt", b"usable", "text/plain")
+    if isinstance(store, LocalDirObjectStore):
+        shutil.rmtree(store.root)
+        store.root.write_text("not a directory")
+
+        def mend() -> None:
+            store.root.unlink()
+    else:
+        client, name = request.getfixturevalue("bucket")
+        client.delete_object(Bucket=name, Key="files/after-ping.txt")
+        client.delete_bucket(Bucket=name)
+
+        def mend() -> None:
+            client.create_bucket(Bucket=name)
+
+    with pytest.raises(ServiceUnavailableError):
+        await store.ping()
+    mend()
     await store.ping()
 
 

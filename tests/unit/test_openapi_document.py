@@ -76,6 +76,15 @@ def test_document_has_every_route_of_the_app_and_nothing_else(app, document):
     assert in_document - from_app == set(), "operations the app does not serve"
     assert ("/healthz", "get") in in_document
     assert ("/readyz", "get") in in_document
+    assert ("/healthz", "head") in in_document
+    assert ("/readyz", "head") in in_document
+
+
+def test_head_operations_describe_no_body(document):
+    for path in ("/healthz", "/readyz"):
+        responses = document["paths"][path]["head"]["responses"]
+        assert set(responses) == set(document["paths"][path]["get"]["responses"])
+        assert all("content" not in response for response in responses.values()), path
 
 
 def test_document_declares_both_credentials(document):
@@ -98,11 +107,12 @@ def test_security_follows_each_routes_policy(app, document):
 
 
 def _error_refs(operation: dict[str, Any]) -> dict[str, str]:
-    return {
-        status: response["content"]["application/json"]["schema"]["$ref"]
+    schemas = {
+        status: response["content"]["application/json"]["schema"]
         for status, response in operation["responses"].items()
-        if int(status) >= 400 and "$ref" in response["content"]["application/json"]["schema"]
+        if int(status) >= 400 and "content" in response  # HEAD answers have no body
     }
+    return {status: schema["$ref"] for status, schema in schemas.items() if "$ref" in schema}
 
 
 def test_errors_are_documented_where_they_can_happen(app, document):

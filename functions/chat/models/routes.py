@@ -1,4 +1,5 @@
-"""``GET /v1/models`` and ``GET /api/models``: every model the caller may use, from every host."""
+"""``GET /v1/models`` and ``GET /api/models``: every model the caller may use, from every host;
+``GET /v1/models/{id}``: one of them (the openai SDK's ``models.retrieve``)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ from typing import Any
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from functions.chat.models.schemas import OpenAIModel, OpenAIModelList, WebUIModel, WebUIModelList
 from stratus.auth import Principal
 from stratus.modelhost import CatalogModel, get_model_host
 from stratus.web.access import Access, access
+from stratus.web.text import check_text
 
 USER = access(Access.USER)
 
@@ -34,6 +37,18 @@ class ModelsController(Controller):
     async def openai_models(self, principal: NamedDependency[Principal]) -> OpenAIModelList:
         models = await visible_models(principal)
         return OpenAIModelList([OpenAIModel(m.id, m.created, m.owned_by) for m in models])
+
+    # ``path``: model ids may hold slashes (``hf.co/org/model:tag``).
+    @get("/v1/models/{model_id:path}", opt=USER)
+    async def openai_model(
+        self, model_id: FromPath[str], principal: NamedDependency[Principal]
+    ) -> OpenAIModel:
+        """One model, as ``/v1/models`` lists it: 404 ``model_not_found`` for a model that does
+        not exist or that the caller may not use, as a completion naming it would get."""
+        name = check_text(model_id.removeprefix("/"), "model")
+        choice = await (await get_model_host()).resolve(name, principal)
+        model = choice.model
+        return OpenAIModel(model.id, model.created, model.owned_by)
 
     @get("/api/models", opt=USER)
     async def webui_models(self, principal: NamedDependency[Principal]) -> WebUIModelList:

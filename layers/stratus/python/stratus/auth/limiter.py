@@ -81,7 +81,9 @@ class LoginLimiter:
         self._window = window
         self._limits = limits
 
-    def _signin_counters(self, email: str, ip: str) -> list[tuple[Counter, int]]:
+    def signin_counters(self, email: str, ip: str) -> list[tuple[Counter, int]]:
+        """The counters a password check reserves on, each with its limit: the account from
+        this address, the account from any address, and this address for any account."""
         account, address = account_partition(email), _digest(address_key(ip))
         return [
             (Counter(account, f"ip#{address}"), self._limits.per_account_ip),
@@ -91,7 +93,7 @@ class LoginLimiter:
 
     async def reserve(self, email: str, ip: str) -> Attempt:
         """Reserve one failed attempt before any lookup or hash; 429 if a counter is full."""
-        counters = self._signin_counters(email, ip)
+        counters = self.signin_counters(email, ip)
         # gather, not a task group: the store's own error must reach the mapper unwrapped.
         decisions = await asyncio.gather(
             *(

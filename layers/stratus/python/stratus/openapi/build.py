@@ -10,7 +10,8 @@ anyone listing it here:
   ``{"error": {...}}`` under ``/v1``): 401 and 503 on every protected route, 403 wherever some
   caller can be refused, 404 where a path names something, 400/413/415/422 where a body is
   taken, 422 where parameters are; anything else a route declares with ``may_answer``;
-- Litestar's own error entries (a 400 ``{status_code, detail, extra}`` no route sends) go.
+- Litestar's own error entries (a 400 ``{status_code, detail, extra}`` no route sends) go;
+- HEAD operations (the health routes) describe statuses and headers only: no body is sent.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from stratus.auth.guard import Policy, policy_for
 from stratus.openapi import ERRORS_KEY
 from stratus.web.access import Access
 from stratus.web.error_mapper import uses_ollama_shape, uses_openai_shape
+from stratus.web.json_depth import MAX_JSON_DEPTH
 
 TITLE = "Stratus API"
 DESCRIPTION = (
@@ -84,7 +86,9 @@ ERROR_SCHEMAS: dict[str, Any] = {
     },
 }
 DESCRIPTIONS = {
-    400: "The body is not valid JSON, or not UTF-8.",
+    400: (
+        f"The body is not valid JSON, not UTF-8, or nested more than {MAX_JSON_DEPTH} levels deep."
+    ),
     401: "Not authenticated: credentials are missing, invalid, expired or revoked.",
     403: "Refused to this caller (role, pending account, API key on a session-only route).",
     404: "Not found, or not the caller's.",
@@ -112,6 +116,8 @@ def build_document(app: Litestar) -> dict[str, Any]:
     for path, method, handler in described_operations(app):
         operation = document["paths"][path][method]
         _describe(path, operation, handler)
+        if method == "head":
+            _without_bodies(operation)
     return document
 
 
@@ -144,6 +150,12 @@ def _describe(path: str, operation: dict[str, Any], handler: HTTPRouteHandler) -
     for status in sorted(_error_statuses(operation, policy, handler) - declared):
         responses[str(status)] = _error_response(status, schema)
     operation["responses"] = dict(sorted(responses.items()))
+
+
+def _without_bodies(operation: dict[str, Any]) -> None:
+    """A HEAD answer is the GET's status and headers; its body is never sent."""
+    for response in operation["responses"].values():
+        response.pop("content", None)
 
 
 def _security(policy: Policy) -> list[dict[str, list[str]]]:

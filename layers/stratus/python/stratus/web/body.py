@@ -7,7 +7,9 @@ A route may also list its types in ``opt`` with ``accepts(...)``.
 
 Anything else gets 415 before the body is parsed, so a form post or ``text/plain`` is never fed
 to the JSON decoder. JSON routes also refuse a body that is not UTF-8 with 400 (RFC 8259 allows
-nothing else, and msgspec would otherwise fail with an exception that is not a client error).
+nothing else, and msgspec would otherwise fail with an exception that is not a client error), and
+one nested deeper than ``MAX_JSON_DEPTH`` with 400 (msgspec would hit Python's recursion limit:
+a 500 and a traceback per request; matrix row 35).
 Runs as a guard after the access guard, so an unauthenticated caller learns nothing new.
 """
 
@@ -22,6 +24,8 @@ from litestar.handlers.http_handlers import HTTPRouteHandler
 from litestar.params import BodyKwarg
 
 from stratus.errors import BadRequestError, UnsupportedMediaTypeError
+from stratus.observability import get_logger
+from stratus.web.json_depth import MAX_JSON_DEPTH, too_deep
 
 ACCEPTS_KEY = "body_media_types"
 ANY_MEDIA_TYPE = "*/*"
@@ -90,3 +94,9 @@ async def body_guard(
         body.decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequestError("The request body is not valid UTF-8.") from None
+    if too_deep(body):
+        # One line, no traceback: a client's mistake (or probe), not ours.
+        get_logger().warning("request JSON nested too deeply", extra={"limit": MAX_JSON_DEPTH})
+        raise BadRequestError(
+            f"The JSON body is nested too deeply (more than {MAX_JSON_DEPTH} levels)."
+        )

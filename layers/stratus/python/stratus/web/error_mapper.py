@@ -20,6 +20,9 @@ from litestar.exceptions import (
     ValidationException,
 )
 
+# Litestar's own form parser, loaded with Litestar: importing it here costs nothing.
+from multipart import ParserLimitReached  # type: ignore[import-untyped]
+
 from stratus.errors import StratusError
 from stratus.observability import get_logger
 from stratus.web.validation_messages import plain_problem
@@ -69,6 +72,25 @@ def _is_malformed_body(exc: Exception) -> bool:
     return isinstance(exc, ClientException) and isinstance(exc.__cause__, SerializationException)
 
 
+# The form parser's limits, in words a client can act on (its own messages name its internals).
+_MULTIPART_LIMITS = {
+    "Maximum segment header length exceeded": (
+        "a part's header line is over 4 KiB (a file name that long, for one)"
+    ),
+    "Maximum segment header count exceeded": "a part has more than 8 header lines",
+    "Maximum segment count exceeded": "it has more parts than a form may have",
+}
+
+
+def _multipart_limit(exc: Exception) -> str | None:
+    """Litestar answers a form over one of the parser's limits with a 400 "Request Entity Too
+    Large" (kept for compatibility until Litestar 3) raised over the parser's error: a 413 here."""
+    if isinstance(exc, ClientException) and isinstance(exc.__context__, ParserLimitReached):
+        reason = str(exc.__context__)
+        return _MULTIPART_LIMITS.get(reason, reason[:100].lower() or "it is too large")
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorInfo:
     status: int
@@ -85,6 +107,10 @@ def describe(exc: Exception) -> ErrorInfo:
         return ErrorInfo(
             exc.status_code, exc.message, exc.error_type, exc.param, exc.code, exc.headers
         )
+    over = _multipart_limit(exc)
+    if over is not None:
+        message = f"The multipart form is over a limit: {over}."
+        return ErrorInfo(413, message, "invalid_request_error")
     if _is_malformed_body(exc):
         return ErrorInfo(400, "The request body is not valid JSON.", "invalid_request_error")
     if isinstance(exc, ValidationException):

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from litestar import MediaType, Response, get
+from litestar import HttpMethod, MediaType, Response, route
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import ResponseSpec
 
@@ -79,15 +79,25 @@ async def readiness(checks: Sequence[ReadinessCheck]) -> tuple[int, dict[str, An
 
 
 NOT_READY = "A required dependency is down; the same report names it."
+# Load balancers and uptime monitors probe with HEAD. The answer is the GET's, headers and all
+# (Content-Length included, as RFC 9110 wants); the server sends no body (uvicorn, API Gateway).
+_GET_AND_HEAD = [HttpMethod.GET, HttpMethod.HEAD]
 
 
 def health_route_handlers(service: str, checks: Sequence[ReadinessCheck]) -> list[HTTPRouteHandler]:
-    @get("/healthz", opt=access(Access.PUBLIC), tags=["health"], sync_to_thread=False)
+    @route(
+        "/healthz",
+        http_method=_GET_AND_HEAD,
+        opt=access(Access.PUBLIC),
+        tags=["health"],
+        sync_to_thread=False,
+    )
     def healthz() -> dict[str, str]:
         return {"status": "ok", "service": service, "version": __version__}
 
-    @get(
+    @route(
         "/readyz",
+        http_method=_GET_AND_HEAD,
         opt=access(Access.PUBLIC),
         tags=["health"],
         responses={
