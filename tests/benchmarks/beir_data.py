@@ -1,4 +1,4 @@
-"""The public retrieval test sets the quality benchmark uses, read from ``tests/benchmarks/testsets``.
+"""The public retrieval test sets the quality benchmark reads (``tests/benchmarks/testsets``).
 
 Each set is BEIR's shape: a corpus (id -> title and text), queries (id -> text) and graded
 relevance judgements (query id -> document id -> grade). Where the files came from, their
