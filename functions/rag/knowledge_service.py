@@ -42,7 +42,7 @@ class KnowledgeService:
         return await self.knowledge.files(row.id, limit=FILES_PAGE_SIZE, offset=offset)
 
     async def _first_files(self, knowledge_id: str) -> list[LinkedFile]:
-        files, _ = await self.knowledge.files(knowledge_id, limit=FILES_PAGE_SIZE)
+        files, _ = await self.knowledge.files(knowledge_id, limit=FILES_PAGE_SIZE, count=False)
         return files
 
     async def page(

@@ -104,10 +104,11 @@ class KnowledgeStore:
             return cursor.rowcount == 1
 
     async def files(
-        self, knowledge_id: str, *, limit: int, offset: int = 0
+        self, knowledge_id: str, *, limit: int, offset: int = 0, count: bool = True
     ) -> tuple[list[LinkedFile], int]:
         """One page of the collection's files in the order they were added, and how many it
-        holds: the cost of a page does not grow with the collection (an index walk)."""
+        holds (-1 unless ``count``): a first page costs the same however large the collection
+        (an index walk); counting is the one part that grows with it."""
         async with connection() as conn:
             cursor = await conn.execute(
                 "SELECT f.id, f.filename, f.content_type, f.size, f.status, f.error, "
@@ -119,6 +120,8 @@ class KnowledgeStore:
             page = [LinkedFile(*row) for row in await cursor.fetchall()]
             if not offset and len(page) < limit:
                 return page, len(page)
+            if not count:
+                return page, -1
             total = await (
                 await conn.execute(
                     "SELECT count(*) FROM knowledge_files WHERE knowledge_id = %s",
