@@ -119,3 +119,8 @@ def test_statistics_stay_exact_under_concurrent_ingests_and_deletions():
     assert stored["frequencies"] == recount["frequencies"]
     assert stored["postings"] == recount["postings"]
     assert not db_rows("SELECT 1 FROM chunk_terms WHERE file_id = %s", doomed)
+    # A user's deletion cascades to the postings and the chunks alike: the counts still hold.
+    db_rows("DELETE FROM users WHERE id = %s", users[1])
+    stored, recount = _stored(), _recount()
+    assert stored == recount
+    assert not db_rows("SELECT 1 FROM chunk_terms WHERE user_id = %s", users[1])

@@ -25,7 +25,8 @@ CREATE TABLE rag_lexemes (
 -- the postings of chunks its caller may see; file_id is then checked against the visible files.
 CREATE TABLE chunk_terms (
     lexeme text NOT NULL,
-    user_id text NOT NULL,
+    -- Like every row a user owns, it goes with the user (the chunks' trigger removes it too).
+    user_id text NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     chunk_id bigint NOT NULL,
     file_id text NOT NULL,
     -- Occurrences of the lexeme in the chunk, and the chunk's length in lexeme occurrences.
@@ -80,24 +81,24 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- The counts come from the removed chunks' own text, not from the postings deleted here: when a
+-- user is deleted, the foreign key's cascade may have removed the postings already.
 CREATE FUNCTION rag_text_removed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    WITH gone AS (
-        DELETE FROM chunk_terms t
-        USING (
-            SELECT t.lexeme, r.user_id, r.id
-            FROM rag_text_index g, removed r, rag_chunk_terms(g.config, r.text) t
-        ) r
-        WHERE t.lexeme = r.lexeme AND t.user_id = r.user_id AND t.chunk_id = r.id
-        RETURNING t.lexeme, t.tf
+    WITH terms AS MATERIALIZED (
+        SELECT t.lexeme, r.user_id, r.id, t.tf
+        FROM rag_text_index g, removed r, rag_chunk_terms(g.config, r.text) t
+    ), gone AS (
+        DELETE FROM chunk_terms p USING terms t
+        WHERE p.lexeme = t.lexeme AND p.user_id = t.user_id AND p.chunk_id = t.id
     ), frequencies AS (
-        UPDATE rag_lexemes l SET chunks = l.chunks - g.n
-        FROM (SELECT lexeme, count(*) AS n FROM gone GROUP BY lexeme) g
-        WHERE l.lexeme = g.lexeme
+        UPDATE rag_lexemes l SET chunks = greatest(l.chunks - f.n, 0)
+        FROM (SELECT lexeme, count(*) AS n FROM terms GROUP BY lexeme) f
+        WHERE l.lexeme = f.lexeme
     )
     UPDATE rag_text_index SET
         chunks = greatest(chunks - (SELECT count(*) FROM removed), 0),
-        tokens = greatest(tokens - (SELECT coalesce(sum(tf), 0) FROM gone), 0);
+        tokens = greatest(tokens - (SELECT coalesce(sum(tf), 0) FROM terms), 0);
     RETURN NULL;
 END $$;
 
