@@ -11,12 +11,15 @@ from litestar.params import JSONBody, QueryParameter
 from functions.rag import deps
 from functions.rag.knowledge_service import KnowledgeService
 from functions.rag.schemas import (
+    BatchWarnings,
+    KnowledgeFileBatch,
     KnowledgeFileForm,
+    KnowledgeFileList,
     KnowledgeForm,
     KnowledgeList,
     KnowledgeResponse,
 )
-from functions.rag.views import knowledge_response
+from functions.rag.views import file_summary, knowledge_response
 from stratus.auth import Principal
 from stratus.openapi import may_answer
 from stratus.web.access import Access, access
@@ -101,8 +104,44 @@ class KnowledgeController(Controller):
         knowledge_id: PathId,
         data: JSONBody[KnowledgeFileForm],
     ) -> KnowledgeResponse:
-        """Add one of the caller's files. Its chunks are reused: nothing is embedded again."""
+        """Add one of the caller's files. Its chunks are reused: nothing is embedded again. The
+        answer carries the first page of the collection's files, so an add costs the same at
+        10 files and at 10,000."""
         return knowledge_response(*await knowledge.add_file(principal, knowledge_id, data.file_id))
+
+    @post("/{knowledge_id:str}/files/batch/add", status_code=200, opt=OWNER)
+    async def add_files(
+        self,
+        principal: NamedDependency[Principal],
+        knowledge: NamedDependency[KnowledgeService],
+        knowledge_id: PathId,
+        data: JSONBody[KnowledgeFileBatch],
+    ) -> KnowledgeResponse:
+        """Open WebUI's batch add: ``[{"file_id": ...}, ...]`` (up to 1,000) in one call, one
+        statement. Files the caller may not use are left out and named in ``warnings``."""
+        row, files, refused = await knowledge.add_files(
+            principal, knowledge_id, [item.file_id for item in data]
+        )
+        response = knowledge_response(row, files)
+        if refused:
+            response.warnings = BatchWarnings(
+                message="Some files were not added",
+                errors=[f"{file_id}: File not found" for file_id in refused],
+            )
+        return response
+
+    @get("/{knowledge_id:str}/files", opt=OWNER)
+    async def list_files(
+        self,
+        principal: NamedDependency[Principal],
+        knowledge: NamedDependency[KnowledgeService],
+        knowledge_id: PathId,
+        page: Page = None,
+    ) -> KnowledgeFileList:
+        """The collection's files, 30 per ``page``, in the order they were added (Open
+        WebUI's route); ``total`` counts them all."""
+        files, total = await knowledge.files_page(principal, knowledge_id, page)
+        return KnowledgeFileList(items=[file_summary(f) for f in files], total=total)
 
     @post("/{knowledge_id:str}/file/remove", status_code=200, opt={**OWNER, **may_answer(503)})
     async def remove_file(

@@ -8,9 +8,13 @@ import uuid
 from functions.rag.files_service import FilesService
 from functions.rag.knowledge_store import KnowledgeRow, KnowledgeStore, LinkedFile
 from stratus.auth.principal import Principal
-from stratus.errors import NotFoundError
+from stratus.errors import NotFoundError, ValidationError
 
 PAGE_SIZE = 30
+# Open WebUI's page of a collection's files; every collection response carries the first one.
+FILES_PAGE_SIZE = 30
+# Files one batch add may name.
+BATCH_MAX = 1000
 
 
 class KnowledgeService:
@@ -28,14 +32,25 @@ class KnowledgeService:
         self, principal: Principal, knowledge_id: str
     ) -> tuple[KnowledgeRow, list[LinkedFile]]:
         row = await self._row(principal, knowledge_id)
-        return row, await self.knowledge.files(row.id)
+        return row, await self._first_files(row.id)
+
+    async def files_page(
+        self, principal: Principal, knowledge_id: str, page: int | None
+    ) -> tuple[list[LinkedFile], int]:
+        row = await self._row(principal, knowledge_id)
+        offset = ((page or 1) - 1) * FILES_PAGE_SIZE
+        return await self.knowledge.files(row.id, limit=FILES_PAGE_SIZE, offset=offset)
+
+    async def _first_files(self, knowledge_id: str) -> list[LinkedFile]:
+        files, _ = await self.knowledge.files(knowledge_id, limit=FILES_PAGE_SIZE, count=False)
+        return files
 
     async def page(
         self, principal: Principal, page: int | None
     ) -> tuple[list[tuple[KnowledgeRow, list[LinkedFile]]], int]:
         offset = ((page or 1) - 1) * PAGE_SIZE
         rows, total = await self.knowledge.page(principal.user_id, limit=PAGE_SIZE, offset=offset)
-        return [(row, await self.knowledge.files(row.id)) for row in rows], total
+        return [(row, await self._first_files(row.id)) for row in rows], total
 
     async def update(
         self, principal: Principal, knowledge_id: str, name: str, description: str
@@ -45,7 +60,7 @@ class KnowledgeService:
         )
         if row is None:
             raise NotFoundError("Knowledge not found")
-        return row, await self.knowledge.files(row.id)
+        return row, await self._first_files(row.id)
 
     async def delete(self, principal: Principal, knowledge_id: str, *, delete_files: bool) -> bool:
         await self._row(principal, knowledge_id)
@@ -71,8 +86,25 @@ class KnowledgeService:
         row = await self._row(principal, knowledge_id)
         # The caller must be allowed to use the file too: someone else's is "not found".
         await self.files.get(principal, file_id)
-        await self.knowledge.add_file(row.id, file_id)
+        await self.knowledge.add_files(row.id, [file_id], principal.user_id, principal.is_admin)
         return await self.get(principal, knowledge_id)
+
+    async def add_files(
+        self, principal: Principal, knowledge_id: str, file_ids: list[str]
+    ) -> tuple[KnowledgeRow, list[LinkedFile], list[str]]:
+        """Open WebUI's batch add: the files the caller may use are linked; the others (someone
+        else's, or missing: the same to the caller) are named in the answer's warnings."""
+        if not 1 <= len(file_ids) <= BATCH_MAX:
+            raise ValidationError(
+                f"Invalid request: the body must list between 1 and {BATCH_MAX} files."
+            )
+        row = await self._row(principal, knowledge_id)
+        wanted = list(dict.fromkeys(file_ids))
+        refused = await self.knowledge.add_files(
+            row.id, wanted, principal.user_id, principal.is_admin
+        )
+        row, files = await self.get(principal, knowledge_id)
+        return row, files, refused
 
     async def remove_file(
         self, principal: Principal, knowledge_id: str, file_id: str, *, delete_file: bool

@@ -103,27 +103,52 @@ class KnowledgeStore:
             )
             return cursor.rowcount == 1
 
-    async def files(self, knowledge_id: str) -> list[LinkedFile]:
+    async def files(
+        self, knowledge_id: str, *, limit: int, offset: int = 0, count: bool = True
+    ) -> tuple[list[LinkedFile], int]:
+        """One page of the collection's files in the order they were added, and how many it
+        holds (-1 unless ``count``): a first page costs the same however large the collection
+        (an index walk); counting is the one part that grows with it."""
         async with connection() as conn:
             cursor = await conn.execute(
                 "SELECT f.id, f.filename, f.content_type, f.size, f.status, f.error, "
                 "f.created_at, f.updated_at FROM knowledge_files kf "
                 "JOIN files f ON f.id = kf.file_id WHERE kf.knowledge_id = %s "
-                "ORDER BY kf.added_at, f.id",
-                (knowledge_id,),
+                "ORDER BY kf.added_at, kf.file_id LIMIT %s OFFSET %s",
+                (knowledge_id, limit, offset),
             )
-            return [LinkedFile(*row) for row in await cursor.fetchall()]
+            page = [LinkedFile(*row) for row in await cursor.fetchall()]
+            if not offset and len(page) < limit:
+                return page, len(page)
+            if not count:
+                return page, -1
+            total = await (
+                await conn.execute(
+                    "SELECT count(*) FROM knowledge_files WHERE knowledge_id = %s",
+                    (knowledge_id,),
+                )
+            ).fetchone()
+        return page, int(total[0]) if total else 0
 
-    async def add_file(self, knowledge_id: str, file_id: str) -> None:
+    async def add_files(
+        self, knowledge_id: str, file_ids: list[str], user_id: str, is_admin: bool
+    ) -> list[str]:
+        """Link the files the caller may use (one statement, whatever their number); returns
+        the ids that are not such files."""
         async with connection() as conn:
-            await conn.execute(
-                "INSERT INTO knowledge_files (knowledge_id, file_id) VALUES (%s, %s) "
-                "ON CONFLICT DO NOTHING",
-                (knowledge_id, file_id),
+            cursor = await conn.execute(
+                "WITH usable AS (SELECT id FROM files WHERE id = ANY(%(ids)s) "
+                "AND (user_id = %(uid)s OR %(admin)s)), "
+                "linked AS (INSERT INTO knowledge_files (knowledge_id, file_id) "
+                "SELECT %(kid)s, id FROM usable ORDER BY id ON CONFLICT DO NOTHING) "
+                "SELECT id FROM usable",
+                {"ids": file_ids, "uid": user_id, "admin": is_admin, "kid": knowledge_id},
             )
+            usable = {str(row[0]) for row in await cursor.fetchall()}
             await conn.execute(
                 "UPDATE knowledge SET updated_at = now() WHERE id = %s", (knowledge_id,)
             )
+        return [file_id for file_id in file_ids if file_id not in usable]
 
     async def remove_file(self, knowledge_id: str, file_id: str) -> bool:
         async with connection() as conn:

@@ -45,10 +45,17 @@ class RetrievalController(Controller):
         retrieval: NamedDependency[RetrievalService],
         data: JSONBody[QueryDocForm],
     ) -> QueryResult:
-        """The top ``k`` chunks of one file (``file-<id>``) or collection for ``query``;
-        hybrid (vector and full text) unless ``hybrid`` is false."""
+        """The top ``k`` chunks of one file (``file-<id>``) or collection for ``query``:
+        ``mode`` hybrid (vectors and BM25 full text, the default), vector or text;
+        ``max_per_file`` caps one file's chunks while other files have matches."""
         return await retrieval.query(
-            principal, [data.collection_name], data.query, k=data.k, hybrid=data.hybrid
+            principal,
+            [data.collection_name],
+            data.query,
+            k=data.k,
+            hybrid=data.hybrid,
+            mode=data.mode,
+            max_per_file=data.max_per_file,
         )
 
     @post("/query/collection", status_code=200, opt={**OWNER, **_QUERY_ERRORS})
@@ -58,9 +65,16 @@ class RetrievalController(Controller):
         retrieval: NamedDependency[RetrievalService],
         data: JSONBody[QueryCollectionForm],
     ) -> QueryResult:
-        """The top ``k`` chunks across several collections (or ``file-<id>`` names)."""
+        """The top ``k`` chunks across several collections (or ``file-<id>`` names); ``mode``
+        and ``max_per_file`` as for ``/query/doc``."""
         return await retrieval.query(
-            principal, data.collection_names, data.query, k=data.k, hybrid=data.hybrid
+            principal,
+            data.collection_names,
+            data.query,
+            k=data.k,
+            hybrid=data.hybrid,
+            mode=data.mode,
+            max_per_file=data.max_per_file,
         )
 
     @post("/process/file", status_code=200, opt={**OWNER, **may_answer(404, 503)})

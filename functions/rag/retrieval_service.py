@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from functions.rag.schemas import ChunkMetadata, QueryResult
 from stratus.auth.principal import Principal
-from stratus.retrieval import Ref, Source, retrieve
+from stratus.retrieval import Mode, Ref, Source, retrieve
 
 FILE_PREFIX = "file-"
 
@@ -52,6 +52,11 @@ class RetrievalService:
         *,
         k: int | None,
         hybrid: bool | None,
+        mode: Mode | None = None,
+        max_per_file: int | None = None,
     ) -> QueryResult:
         refs = list(dict.fromkeys(ref_for(name) for name in names))
-        return query_result(await retrieve(principal, refs, query, k=k, hybrid=hybrid))
+        sources = await retrieve(
+            principal, refs, query, k=k, hybrid=hybrid, mode=mode, max_per_file=max_per_file
+        )
+        return query_result(sources)

@@ -8,7 +8,7 @@ declared. Timestamps are epoch seconds, as Open WebUI's are.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar.datastructures import UploadFile
 from msgspec import Meta, Struct
@@ -112,6 +112,10 @@ class KnowledgeFileForm(Form):
     directory_id: Id | None = None
 
 
+# Open WebUI's batch add takes a bare list of these.
+KnowledgeFileBatch = Annotated[list[KnowledgeFileForm], Meta(min_length=1, max_length=1000)]
+
+
 class FileSummary(Struct):
     id: str
     meta: FileMeta
@@ -120,7 +124,17 @@ class FileSummary(Struct):
     updated_at: int
 
 
+class BatchWarnings(Struct):
+    """Open WebUI's: which files of a batch were not added, and why."""
+
+    message: str
+    errors: list[str]
+
+
 class KnowledgeResponse(Struct):
+    """``files``: the first 30 of the collection's files, in the order they were added
+    (``GET /api/v1/knowledge/{id}/files`` pages through all of them)."""
+
     id: str
     user_id: str
     name: str
@@ -132,6 +146,15 @@ class KnowledgeResponse(Struct):
     access_control: dict[str, Any] = {}
     data: dict[str, Any] | None = None
     meta: dict[str, Any] | None = None
+    # Only on a batch add that left some files out.
+    warnings: BatchWarnings | None = None
+
+
+class KnowledgeFileList(Struct):
+    """A page of a collection's files (30 per page, in the order they were added)."""
+
+    items: list[FileSummary]
+    total: int
 
 
 class KnowledgeList(Struct):
@@ -142,7 +165,14 @@ class KnowledgeList(Struct):
 class _QueryOptions(Form, kw_only=True):
     query: Query
     k: TopK | None = None
+    # Open WebUI's switch: false searches vectors only. ``mode`` says it outright and wins.
     hybrid: bool | None = None
+    # hybrid (vectors and BM25 full text, fused), vector, or text; default hybrid
+    # (ENABLE_RAG_HYBRID_SEARCH).
+    mode: Literal["hybrid", "vector", "text"] | None = None
+    # At most this many chunks of one file while other files still have matches (no cap by
+    # default; grounded chat uses 2).
+    max_per_file: Annotated[int, Meta(ge=1, le=100)] | None = None
     # Open WebUI's reranker and threshold settings: this version has no reranker, so these are
     # accepted and ignored.
     k_reranker: Annotated[int, Meta(ge=0, le=1000)] | None = None

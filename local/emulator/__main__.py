@@ -48,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="extra embedding model, repeatable, with its vector size (default 384) "
         f"({', '.join(defaults.embed_models)} always served)",
     )
+    parser.add_argument(
+        "--minilm",
+        metavar="NAME",
+        help="serve the real all-MiniLM-L6-v2 (384 dims; the bench-embed extra) as model NAME",
+    )
+    parser.add_argument(
+        "--embed-cache", metavar="FILE", help="cache the real model's vectors in this SQLite file"
+    )
     parser.add_argument("--token-delay", type=float, metavar="SECONDS", help="pause per token")
     parser.add_argument("--require-api-key", metavar="KEY", help="require Bearer KEY")
     parser.add_argument("--fail-status", type=int, metavar="STATUS", help="fail model calls")
@@ -101,6 +109,8 @@ def build_config(args: argparse.Namespace) -> EmulatorConfig:
         ),
         faults=faults,
         stall_max_seconds=args.stall_max,
+        minilm_model=args.minilm,
+        embed_cache=args.embed_cache,
     )
 
 

@@ -32,6 +32,11 @@ class EmulatorConfig:
     # How many recent requests (and request bodies per route) the stats keep.
     history_limit: int = 50
     version: str = "0.12.0"
+    # A real embedding model (all-MiniLM-L6-v2, 384 dimensions) served under this name, for
+    # measuring retrieval quality; needs the bench-embed extra (local/emulator/minilm.py).
+    minilm_model: str | None = None
+    # Where its vectors are cached (a SQLite file), so a second run skips the model.
+    embed_cache: str | None = None
 
     def __post_init__(self) -> None:
         if self.stall_max_seconds <= 0:

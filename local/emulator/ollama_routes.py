@@ -11,7 +11,6 @@ from typing import Any
 from local.emulator import validation as check
 from local.emulator.content import (
     count_tokens,
-    embed_text,
     expected_generate_reply,
     prompt_token_count,
     split_tokens,
@@ -268,9 +267,9 @@ async def embed(ctx: RequestContext) -> Reply | WholeReply:
         return json_reply({"model": name, "embeddings": []})
     ctx.state.mark_loaded(entry, keep_alive)
     timer = _Timer(ctx.started_ns)
+    vectors = await ctx.state.embed(entry, inputs, size)
 
     def render() -> dict[str, Any]:
-        vectors = [embed_text(text, size, model_dimensions=entry.dimensions) for text in inputs]
         timings = timer.fields(sum(count_tokens(text) for text in inputs), 0)
         return {
             "model": name,
@@ -292,7 +291,7 @@ async def embeddings(ctx: RequestContext) -> Reply | WholeReply:
     ctx.state.mark_loaded(entry, keep_alive)
     if not prompt:
         return json_reply({"embedding": []})
-    vector = embed_text(prompt, model_dimensions=entry.dimensions)
+    [vector] = await ctx.state.embed(entry, [prompt], entry.dimensions)
     return WholeReply(OLLAMA, 0, lambda: {"embedding": vector})
 
 

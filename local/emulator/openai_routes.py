@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from local.emulator import validation as check
-from local.emulator.content import count_tokens, embed_text, prompt_token_count
+from local.emulator.content import count_tokens, prompt_token_count
 from local.emulator.faults import UNKNOWN_FIELD, UNKNOWN_VALUE
 from local.emulator.replies import ToolCall, plan_chat
 from local.emulator.routing import (
@@ -169,17 +169,12 @@ async def create_embeddings(ctx: RequestContext) -> WholeReply:
         raise HttpError(400, "encoding_format must be 'float' or 'base64'")
     ctx.state.mark_loaded(entry, None)
     prompt_tokens = sum(count_tokens(text) for text in inputs)
+    vectors = await ctx.state.embed(entry, inputs, size)
 
     def render() -> dict[str, Any]:
         data = [
-            {
-                "object": "embedding",
-                "index": index,
-                "embedding": _encode(
-                    embed_text(text, size, model_dimensions=entry.dimensions), encoding
-                ),
-            }
-            for index, text in enumerate(inputs)
+            {"object": "embedding", "index": index, "embedding": _encode(vector, encoding)}
+            for index, vector in enumerate(vectors)
         ]
         return {
             "object": "list",

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import math
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from local.emulator.catalog import ModelCatalog, ModelEntry
 from local.emulator.config import EmulatorConfig
+from local.emulator.content import embed_text
 from local.emulator.faults import Faults, parse_fault_header
 from local.emulator.stats import EmulatorStats
 
+if TYPE_CHECKING:
+    from local.emulator.minilm import CachedEmbedder
+
 DEFAULT_KEEP_ALIVE = timedelta(minutes=5)
+# all-MiniLM-L6-v2's vector size (local/emulator/minilm.py).
+MINILM_DIMENSIONS = 384
 # What Ollama reports for a model pinned with a negative keep_alive.
 _FOREVER = datetime(2318, 1, 1, tzinfo=UTC)
 
@@ -21,12 +30,15 @@ _FOREVER = datetime(2318, 1, 1, tzinfo=UTC)
 class EmulatorState:
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
+        minilm = (config.minilm_model,) if config.minilm_model else ()
         self.catalog = ModelCatalog(
             config.chat_models,
-            config.embed_models,
+            (*config.embed_models, *minilm),
             config.thinking_models,
-            dict(config.embed_dimensions),
+            {**dict(config.embed_dimensions), **dict.fromkeys(minilm, MINILM_DIMENSIONS)},
         )
+        self._minilm = self.catalog.resolve(config.minilm_model or "")
+        self._real: CachedEmbedder | None = None
         self.stats = EmulatorStats(config.history_limit)
         # Set (from any thread) when the server is shutting down, so stalls and delays end.
         self.closing = threading.Event()
@@ -59,6 +71,20 @@ class EmulatorState:
             self._loaded.clear()
             self._blobs.clear()
         self.stats.clear()
+
+    async def embed(self, entry: ModelEntry, texts: list[str], size: int) -> list[list[float]]:
+        """Vectors for ``texts``: the real model's for the MiniLM model, else the stand-in's."""
+        if entry != self._minilm:
+            return [embed_text(text, size, model_dimensions=entry.dimensions) for text in texts]
+        if self._real is None:
+            from local.emulator.minilm import CachedEmbedder, VectorCache
+
+            cache = self.config.embed_cache
+            self._real = CachedEmbedder(VectorCache(Path(cache)) if cache else None)
+        vectors = await asyncio.to_thread(self._real.embed, texts)
+        if size < entry.dimensions:  # Ollama's `dimensions`: truncate, then normalise again
+            vectors = [_unit(v[:size]) for v in vectors]
+        return vectors
 
     def next_id(self) -> int:
         with self._lock:
@@ -98,3 +124,8 @@ class EmulatorState:
     def has_blob(self, digest: str) -> bool:
         with self._lock:
             return digest in self._blobs
+
+
+def _unit(vector: list[float]) -> list[float]:
+    norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+    return [x / norm for x in vector]

@@ -6,7 +6,9 @@ with the embedding calls counted; the same files embedded one chunk per call (Op
 are the baseline measured in the same run.
 
 Queries: ``stratus.retrieval.retrieve`` (the code chat calls) over synthetic clustered 768-dim
-vectors with topical text, at 1k and 100k chunks, vector-only and hybrid. The query's embedding
+vectors with topical text, at 1k and 100k chunks, vector-only and hybrid (BM25 over any of the
+query's terms, fused with the vector side; the chunks' postings are written by the same COPY,
+through the triggers of migration 0006). The query's embedding
 is given (the model host's time is not the database's); recall@10 is against an exact scan.
 Filtered: 100k chunks of which 1% belong to the caller, with plain HNSW and a forced iterative
 scan measured beside the plan the planner picks.
@@ -335,12 +337,18 @@ async def _query_section(url: str) -> None:
     _link(url, big, small_files)
     truth_big = [_exact(url, "reader", big_files, v) for v, _ in queries]
     default_ef = os.environ.get("STRATUS_RAG_EF_SEARCH", "200")
+    p95: dict[bool, float] = {}
     for hybrid, ef_search in ((False, default_ef), (True, default_ef), (False, "100")):
         apply_env({"STRATUS_RAG_EF_SEARCH": ef_search})
         timings, found = await _timed_queries(
             _principal("reader"), [Ref("collection", big)], queries, hybrid=hybrid
         )
-        goal = "p95 <= 10 ms" if hybrid else "recall@10 >= 0.98"
+        p95.setdefault(hybrid, percentile(timings, 95))
+        goal = (
+            f"p95 within 10 ms of vector's ({p95[True] - p95[False]:+.1f} ms)"
+            if hybrid
+            else "recall@10 >= 0.98"
+        )
         label = f"100k chunks, {'hybrid' if hybrid else 'vector'}, ef_search {ef_search}"
         rows.append(_latency_row(label, timings, found, None if hybrid else truth_big, goal))
     apply_env({"STRATUS_RAG_EF_SEARCH": default_ef})

@@ -93,6 +93,8 @@ POLICY: dict[tuple[str, str], tuple[str, bool, bool]] = {
     ("/api/v1/knowledge/{knowledge_id:str}", "DELETE"): ("owner", False, False),
     ("/api/v1/knowledge/{knowledge_id:str}/delete", "DELETE"): ("owner", False, False),
     ("/api/v1/knowledge/{knowledge_id:str}/file/add", "POST"): ("owner", False, False),
+    ("/api/v1/knowledge/{knowledge_id:str}/files/batch/add", "POST"): ("owner", False, False),
+    ("/api/v1/knowledge/{knowledge_id:str}/files", "GET"): ("owner", False, False),
     ("/api/v1/knowledge/{knowledge_id:str}/file/remove", "POST"): ("owner", False, False),
     ("/api/v1/retrieval/query/doc", "POST"): ("owner", False, False),
     ("/api/v1/retrieval/query/collection", "POST"): ("owner", False, False),

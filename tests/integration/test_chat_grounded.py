@@ -157,3 +157,27 @@ async def test_files_with_nothing_searchable_leave_the_question_as_asked(http, e
     assert response.status_code == 200
     assert response.json()["sources"] == []
     assert emulator.stats.last_body("/api/chat")["messages"][-1]["content"] == "plain question"
+
+
+async def test_one_long_file_does_not_take_every_source(http):
+    """Grounded chat keeps at most STRATUS_RAG_CHAT_MAX_PER_FILE (2) chunks of one file while
+    another file has a match, so a long file cannot crowd the others out of the prompt."""
+    _, alice, _ = await users(http)
+    long = b"\n\n".join(
+        b"The keeper of Quillon Island lighthouse logs herons, part %d. " % n + b"Filler. " * 120
+        for n in range(6)
+    )
+    long_id = await ready_file(http, alice, "log.txt", long)
+    # It shares one word with the question: every chunk of the long file outranks it.
+    short_id = await ready_file(http, alice, "herons.txt", b"Grey herons nest on cliffs.")
+    files = [{"type": "file", "id": long_id}, {"type": "file", "id": short_id}]
+    response = await http.post(
+        "/api/chat/completions",
+        json=ask("Quillon Island lighthouse keeper herons", files),
+        headers=alice.headers,
+    )
+    assert response.status_code == 200, response.text
+    names = [s["name"] for s in response.json()["sources"]]
+    assert len(names) == 3  # RAG_TOP_K
+    assert names.count("log.txt") == 2
+    assert "herons.txt" in names

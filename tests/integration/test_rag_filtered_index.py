@@ -96,16 +96,22 @@ def indexes_the_app_would_use(
         max_scan_cap=settings.max_scan_tuples,
     )
     assert plan.method == "iterative", plan
-    statement = search_statement(plan, dimensions, hybrid=False)
+    statement = search_statement(plan, dimensions, mode="vector")
     params = {
         "q": vector_literal(target),
-        "text": "",
         "files": [file_id],
         "uid": user_id,
         "admin": False,
         "model": model,
         "n": CANDIDATES,
         "k": K,
+        "max_per_file": K,
+        "lexemes": [],
+        "idf": [],
+        "average_length": 1.0,
+        "rrf_k": 60.0,
+        "vector_weight": 1.0,
+        "text_weight": 1.0,
     }
     with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
         # As the store sets them for an iterative plan, in the same transaction.

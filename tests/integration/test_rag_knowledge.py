@@ -184,3 +184,63 @@ async def test_collections_are_private_to_their_owner_and_admins(rag_client):
         f"{path}/file/add", json={"file_id": alices_file}, headers=admin.headers
     )
     assert added.status_code == 200
+
+
+async def test_batch_add_links_many_files_and_names_the_ones_it_left_out(rag_client):
+    """Open WebUI's batch add; someone else's file is refused like a missing one (matrix row 2)."""
+    _, alice, bob = await users(rag_client)
+    mine = [await uploaded(rag_client, alice, f"{n}.txt", TEXT) for n in range(3)]
+    bobs = await uploaded(rag_client, bob, "bob.txt", TEXT)
+    knowledge_id = (await _create(rag_client, alice))["id"]
+    response = await rag_client.post(
+        f"/api/v1/knowledge/{knowledge_id}/files/batch/add",
+        json=[{"file_id": f} for f in [*mine, bobs, "no-such-file", mine[0]]],
+        headers=alice.headers,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert sorted(f["id"] for f in body["files"]) == sorted(mine)
+    assert body["warnings"]["errors"] == [f"{bobs}: File not found", "no-such-file: File not found"]
+    assert db_rows(
+        "SELECT count(*) FROM knowledge_files WHERE knowledge_id = %s", knowledge_id
+    ) == [(3,)]
+    # Bob cannot add to Alice's collection at all.
+    refused = await rag_client.post(
+        f"/api/v1/knowledge/{knowledge_id}/files/batch/add",
+        json=[{"file_id": bobs}],
+        headers=bob.headers,
+    )
+    assert refused.status_code == 404
+    empty = await rag_client.post(
+        f"/api/v1/knowledge/{knowledge_id}/files/batch/add", json=[], headers=alice.headers
+    )
+    assert empty.status_code == 422
+
+
+async def test_a_collections_files_come_a_page_at_a_time(rag_client):
+    """Every collection answer carries the first 30 files only, so adding a file costs the same
+    however many the collection holds; GET /{id}/files pages through all of them."""
+    _, alice, _ = await users(rag_client)
+    ids = [await uploaded(rag_client, alice, f"{n}.txt", f"Note {n}.".encode()) for n in range(32)]
+    knowledge_id = (await _create(rag_client, alice))["id"]
+    for file_id in ids[:31]:
+        added = await rag_client.post(
+            f"/api/v1/knowledge/{knowledge_id}/file/add",
+            json={"file_id": file_id},
+            headers=alice.headers,
+        )
+        assert added.status_code == 200
+    last = await rag_client.post(
+        f"/api/v1/knowledge/{knowledge_id}/files/batch/add",
+        json=[{"file_id": ids[31]}],
+        headers=alice.headers,
+    )
+    assert [f["id"] for f in last.json()["files"]] == ids[:30]
+    assert "warnings" not in last.json() or last.json()["warnings"] is None
+    path = f"/api/v1/knowledge/{knowledge_id}/files"
+    first = (await rag_client.get(path, headers=alice.headers)).json()
+    second = (await rag_client.get(path, params={"page": 2}, headers=alice.headers)).json()
+    assert first["total"] == second["total"] == 32
+    assert [f["id"] for f in first["items"] + second["items"]] == ids
+    beyond = (await rag_client.get(path, params={"page": 3}, headers=alice.headers)).json()
+    assert beyond == {"items": [], "total": 32}

@@ -56,6 +56,10 @@ def reset_auth_state(database_url: str) -> None:
     _clear_limiter_counters()
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("TRUNCATE users, first_admin_claim CASCADE")
+        # TRUNCATE fires no delete triggers: the full-text postings and statistics of the
+        # chunks that went with the users go the same way (migration 0006).
+        conn.execute("TRUNCATE chunk_terms, rag_lexemes")
+        conn.execute("UPDATE rag_text_index SET config = 'english', chunks = 0, tokens = 0")
 
 
 @pytest.fixture

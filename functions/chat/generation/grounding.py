@@ -33,7 +33,10 @@ async def ground(
         )
     query = text_of(last.content)
     refs = [Ref(ref.type, ref.id) for ref in req.files]
-    sources: list[Source] = await retrieve(principal, refs, query)
+    # At most STRATUS_RAG_CHAT_MAX_PER_FILE (2) chunks of one file while others have matches.
+    sources: list[Source] = await retrieve(
+        principal, refs, query, max_per_file=rag_settings().chat_max_per_file
+    )
     if not sources:
         return req, []
     prompt = render_context(rag_settings().template, sources, query)

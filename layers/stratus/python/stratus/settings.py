@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -475,6 +476,11 @@ class RagSettings:
     ingest_max_attempts: int
     processing_stale_seconds: float
     ef_search: int
+    text_search_config: str
+    rrf_k: float
+    rrf_vector_weight: float
+    rrf_text_weight: float
+    chat_max_per_file: int
     exact_search_max_chunks: int
     max_scan_tuples: int
     upload_url_seconds: int
@@ -533,6 +539,13 @@ class RagSettings:
                 "STRATUS_RAG_PROCESSING_STALE_SECONDS", 900.0, minimum=1.0
             ),
             ef_search=env.integer("STRATUS_RAG_EF_SEARCH", 200, minimum=10),
+            text_search_config=_text_search_config(
+                env.text("STRATUS_RAG_TEXT_SEARCH_CONFIG", "english")
+            ),
+            rrf_k=env.number("STRATUS_RAG_RRF_K", 60.0, minimum=0.0),
+            rrf_vector_weight=env.number("STRATUS_RAG_RRF_VECTOR_WEIGHT", 1.0, minimum=0.0),
+            rrf_text_weight=env.number("STRATUS_RAG_RRF_TEXT_WEIGHT", 1.0, minimum=0.0),
+            chat_max_per_file=env.integer("STRATUS_RAG_CHAT_MAX_PER_FILE", 2, minimum=1),
             exact_search_max_chunks=env.integer(
                 "STRATUS_RAG_EXACT_SEARCH_MAX_CHUNKS", 20_000, minimum=0
             ),
@@ -542,6 +555,20 @@ class RagSettings:
                 "STRATUS_RAG_STATUS_STREAM_SECONDS", 25.0, minimum=0.0
             ),
         )
+
+
+_TEXT_SEARCH_CONFIG = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def _text_search_config(value: str) -> str:
+    """A Postgres text search configuration's name (``english``, ``simple``, ``german``...)."""
+    name = value.strip().lower()
+    if not _TEXT_SEARCH_CONFIG.fullmatch(name):
+        raise ConfigError(
+            "STRATUS_RAG_TEXT_SEARCH_CONFIG must name a Postgres text search configuration "
+            "(english, simple, german, ...)"
+        )
+    return name
 
 
 @functools.cache

@@ -12,9 +12,10 @@ from stratus.db import connection
 from stratus.errors import NotFoundError, ValidationError
 from stratus.observability import get_logger, get_metrics
 from stratus.retrieval.embedding import Embedder, EmbeddingMismatchError, get_embedder
+from stratus.retrieval.lexical import query_terms
 from stratus.retrieval.plan import SearchPlan, choose_plan
-from stratus.retrieval.store import SearchRequest, Visible, search, visible_files
-from stratus.retrieval.types import Ref, Source
+from stratus.retrieval.store import Fusion, SearchRequest, Visible, search, visible_files
+from stratus.retrieval.types import MODES, Mode, Ref, Source
 from stratus.settings import RagSettings, rag_settings
 
 MAX_K = 100
@@ -47,6 +48,19 @@ def check_models(visible: Visible, model: str) -> None:
         )
 
 
+def resolve_mode(config: RagSettings, mode: Mode | None, hybrid: bool | None) -> Mode:
+    """``mode`` if given; else Open WebUI's ``hybrid`` switch (false: vectors only); else the
+    default (``ENABLE_RAG_HYBRID_SEARCH``)."""
+    if mode is not None:
+        if mode not in MODES:
+            raise ValidationError(
+                f"Invalid request: mode: must be one of {', '.join(MODES)}.", param="mode"
+            )
+        return mode
+    use_hybrid = config.hybrid_search if hybrid is None else hybrid
+    return "hybrid" if use_hybrid else "vector"
+
+
 async def retrieve(
     principal: Principal,
     refs: Sequence[Ref],
@@ -54,6 +68,8 @@ async def retrieve(
     *,
     k: int | None = None,
     hybrid: bool | None = None,
+    mode: Mode | None = None,
+    max_per_file: int | None = None,
     settings: RagSettings | None = None,
     embedder: Embedder | None = None,
 ) -> list[Source]:
@@ -63,20 +79,30 @@ async def retrieve(
     limit = config.top_k if k is None else k
     if not 1 <= limit <= MAX_K:
         raise ValidationError(f"Invalid request: k: must be between 1 and {MAX_K}.", param="k")
+    if max_per_file is not None and max_per_file < 1:
+        raise ValidationError(
+            "Invalid request: max_per_file: must be at least 1.", param="max_per_file"
+        )
     text = query.strip()[:MAX_QUERY_CHARS]
     if not text:
         raise ValidationError("Invalid request: query: must not be empty.", param="query")
-    use_hybrid = config.hybrid_search if hybrid is None else hybrid
+    chosen = resolve_mode(config, mode, hybrid)
     embed = embedder or get_embedder(config)
     async with connection() as conn:
         visible = await visible_files(conn, principal.user_id, principal.is_admin, refs)
-    check_refs(refs, visible)
-    check_models(visible, embed.model)
-    ready = [f for f in visible.files if f.status == "ready" and f.chunk_count > 0]
+        check_refs(refs, visible)
+        ready = [f for f in visible.files if f.status == "ready" and f.chunk_count > 0]
+        terms = (
+            await query_terms(conn, text, config.text_search_config)
+            if chosen != "vector" and ready
+            else None
+        )
+    if chosen != "text":
+        check_models(visible, embed.model)
     if not ready:
         # Nothing searchable yet: no upstream call for a query that cannot match anything.
         return []
-    [vector] = await embed.embed([text])
+    vector = None if chosen == "text" else (await embed.embed([text]))[0]
     candidates = max(limit * CANDIDATES_PER_RESULT, MIN_CANDIDATES)
     visible_chunks = sum(f.chunk_count for f in ready)
     request = SearchRequest(
@@ -86,19 +112,25 @@ async def retrieve(
         model=embed.model,
         dimensions=embed.dimensions,
         vector=vector,
-        text=text,
+        terms=terms,
         candidates=candidates,
         k=limit,
-        hybrid=use_hybrid,
+        mode=chosen,
+        max_per_file=max_per_file,
+        fusion=Fusion(config.rrf_k, config.rrf_vector_weight, config.rrf_text_weight),
     )
-    plan = choose_plan(
-        visible_chunks=visible_chunks,
-        total_chunks=visible.total_chunks,
-        dimensions=embed.dimensions,
-        candidates=candidates,
-        ef_search=config.ef_search,
-        exact_max=config.exact_search_max_chunks,
-        max_scan_cap=config.max_scan_tuples,
+    plan = (
+        SearchPlan("exact")
+        if chosen == "text"
+        else choose_plan(
+            visible_chunks=visible_chunks,
+            total_chunks=visible.total_chunks,
+            dimensions=embed.dimensions,
+            candidates=candidates,
+            ef_search=config.ef_search,
+            exact_max=config.exact_search_max_chunks,
+            max_scan_cap=config.max_scan_tuples,
+        )
     )
     async with connection() as conn:
         result = await search(conn, request, plan)
@@ -111,11 +143,11 @@ async def retrieve(
         plan = SearchPlan("exact")
         async with connection() as conn:
             result = await search(conn, request, plan)
-    _record(started, plan, use_hybrid)
+    _record(started, plan, chosen)
     return result.sources
 
 
-def _record(started: float, plan: SearchPlan, hybrid: bool) -> None:
+def _record(started: float, plan: SearchPlan, mode: Mode) -> None:
     metrics = get_metrics()
     elapsed_ms = (time.perf_counter() - started) * 1000
     metrics.add_metric(name="RetrievalLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
@@ -125,5 +157,5 @@ def _record(started: float, plan: SearchPlan, hybrid: bool) -> None:
         value=1,
     )
     get_logger().debug(
-        "retrieval", extra={"plan": plan.method, "hybrid": hybrid, "ms": round(elapsed_ms, 2)}
+        "retrieval", extra={"plan": plan.method, "mode": mode, "ms": round(elapsed_ms, 2)}
     )

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 RefKind = Literal["file", "collection"]
+# hybrid: vectors and full text, fused; vector: embeddings only; text: BM25 only.
+Mode = Literal["hybrid", "vector", "text"]
+MODES: tuple[Mode, ...] = ("hybrid", "vector", "text")
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,8 +24,9 @@ class Source:
     """One retrieved chunk.
 
     ``id`` is the chunk's id; ``position`` its 0-based place in the file; ``score`` the ranking
-    score (reciprocal rank fusion in hybrid mode, cosine similarity otherwise); ``similarity``
-    the cosine similarity to the query (None when only the lexical side found the chunk).
+    score (reciprocal rank fusion in hybrid mode, cosine similarity in vector mode, BM25 in text
+    mode); ``similarity`` the cosine similarity to the query (None when only the text side found
+    the chunk, and in text mode).
     """
 
     id: str
