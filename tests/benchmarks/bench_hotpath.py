@@ -139,12 +139,13 @@ async def _concurrently(call: Callable[[int], Awaitable[Any]], n: int, concurren
 async def _botocore_calls(
     calls: list[tuple[str, dict[str, Any]]], n: int, concurrency: int
 ) -> float:
-    """The app's client as the registry used it: pynamodb-built botocore, in a worker thread."""
+    """The client the registry used: the table's pynamodb-built botocore, in a worker thread."""
     import anyio.to_thread
 
-    from functions.chat.generation.user_state import state_client
+    from stratus.ephemeral.clients import build_client
+    from stratus.ephemeral.table import ephemeral_model
 
-    client = state_client()
+    client = build_client(ephemeral_model())
     methods = {"UpdateItem": client.update_item, "GetItem": client.get_item}
 
     async def call(i: int) -> None:

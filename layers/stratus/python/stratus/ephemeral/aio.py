@@ -66,6 +66,16 @@ ONCE = Attempts(pauses=())
 BOUNDED = Attempts(pauses=(0.05, 0.2))
 
 
+# Every table built, so that shutdown closes their sessions whoever built them.
+_tables: weakref.WeakSet[AsyncTable] = weakref.WeakSet()
+
+
+async def close_tables() -> None:
+    """Close the running loop's sessions of every table (the app's shutdown)."""
+    for table in list(_tables):
+        await table.close()
+
+
 class ConditionFailed(Exception):
     """The request's ``ConditionExpression`` did not hold."""
 
@@ -78,6 +88,7 @@ class AsyncTable:
     """Raw DynamoDB calls on the ephemeral table from the event loop."""
 
     def __init__(self, settings: AwsSettings | None = None) -> None:
+        _tables.add(self)
         self._settings = settings
         self._credentials: Any = None
         self._sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
@@ -96,7 +107,10 @@ class AsyncTable:
         return self.settings.dynamodb_table
 
     def prepare(self) -> None:
-        """Import the client and resolve where and who it calls (init: no connection)."""
+        """Import the client and resolve who calls (init: no connection)."""
+        import aiodynamo.client
+        import aiodynamo.http.aiohttp  # noqa: F401  # imported at init, not by the first call
+
         self._credentials_now()
 
     def _credentials_now(self) -> Any:
