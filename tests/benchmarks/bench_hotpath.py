@@ -222,6 +222,147 @@ def _dynamodb_part() -> None:
     )
 
 
+@contextmanager
+def _postgres() -> Iterator[str]:
+    from stratus.migrations import apply_migrations
+    from tests.support.services import embedded_postgres, server_data_dir
+
+    with server_data_dir("stratus-bench-hotpath-") as scratch:
+        with embedded_postgres(scratch / "pgdata") as url:
+            apply_migrations(url)
+            yield url
+
+
+async def _timed(work: Callable[[], Awaitable[Any]], n: int) -> tuple[float, float]:
+    """Median wall seconds of one ``work()``, and CPU seconds per call (this process)."""
+    walls = []
+    cpu = time.process_time()
+    for _ in range(n):
+        started = time.perf_counter()
+        await work()
+        walls.append(time.perf_counter() - started)
+    return median(walls), (time.process_time() - cpu) / n
+
+
+def _lookup_part(url: str) -> None:
+    """The session lookup as it was (BEGIN, SELECT, COMMIT) and in autocommit."""
+    from stratus.auth.sessions_store import _RESOLVE
+    from stratus.db import autocommit, close_pool, connection
+    from tests.support.services import patched_environ
+
+    async def run() -> dict[str, list[tuple[float, float]]]:
+        async with connection() as conn:
+            await conn.execute(
+                "INSERT INTO users (id, email, name, role, password_hash) "
+                "VALUES ('bench', 'bench@bench.test', 'b', 'user', 'x') ON CONFLICT DO NOTHING"
+            )
+            await conn.execute(
+                "INSERT INTO sessions (jti, user_id, expires_at) "
+                "VALUES ('s1', 'bench', now() + interval '1 day') ON CONFLICT DO NOTHING"
+            )
+        params = ("s1", "bench", 0)
+
+        async def in_transaction() -> None:
+            async with connection() as conn:
+                await (await conn.execute(_RESOLVE, params)).fetchone()
+
+        async def in_autocommit() -> None:
+            async with autocommit() as conn:
+                await (await conn.execute(_RESOLVE, params)).fetchone()
+
+        found: dict[str, list[tuple[float, float]]] = {}
+        for _ in range(ROUNDS):
+            for name, work in (("BEGIN, SELECT, COMMIT", in_transaction),
+                               ("autocommit SELECT", in_autocommit)):  # fmt: skip
+                found.setdefault(name, []).append(await _timed(work, CALLS))
+        await close_pool()
+        return found
+
+    with patched_environ({"DATABASE_URL": url, "DATABASE_POOL_SIZE": "1"}):
+        found = asyncio.run(run())
+    _print_pair("Session lookup (every authenticated request)", found)
+
+
+def _commit_part(url: str) -> None:
+    """The turn's first insert committed as now and with ``synchronous_commit = off`` set
+    locally in the same round trip (BEGIN; SET LOCAL; the statement; COMMIT in one pipeline)."""
+    import uuid
+
+    from functions.chat.chats import sql
+    from stratus.db import autocommit, close_pool, connection
+    from tests.support.services import patched_environ
+
+    async def run() -> dict[str, list[tuple[float, float]]]:
+        async with connection() as conn:
+            await conn.execute(
+                "INSERT INTO users (id, email, name, role, password_hash) "
+                "VALUES ('bench', 'bench@bench.test', 'b', 'user', 'x') ON CONFLICT DO NOTHING"
+            )
+            # A fresh chat per turn, as in the chat benchmark: a chat's turn reads its leaf.
+            chats = [str(uuid.uuid4()) for _ in range(2 * ROUNDS * CALLS)]
+            async with conn.cursor() as cursor:
+                await cursor.executemany(
+                    "INSERT INTO chats (id, user_id, title) VALUES (%s, 'bench', 't')",
+                    [(chat,) for chat in chats],
+                )
+
+        def params() -> dict[str, Any]:
+            return {
+                "chat_id": chats.pop(), "user_id": "bench", "parent_id": None, "regenerate": False,
+                "assistant_id": str(uuid.uuid4()), "assistant_client_id": None,
+                "user_message_id": str(uuid.uuid4()), "user_client_id": None,
+                "content": "hello", "content_parts": None, "model": "m",
+                "task_id": uuid.uuid4().hex,
+            }  # fmt: skip
+
+        async def synchronous() -> None:
+            async with autocommit() as conn:
+                await (await conn.execute(sql.BEGIN_TURN, params())).fetchall()
+
+        async def asynchronous() -> None:
+            async with autocommit() as conn, conn.pipeline() as pipeline:
+                await conn.execute("BEGIN")
+                await conn.execute("SET LOCAL synchronous_commit = off")
+                cursor = await conn.execute(sql.BEGIN_TURN, params())
+                await conn.execute("COMMIT")
+                await pipeline.sync()
+                await cursor.fetchall()
+
+        found: dict[str, list[tuple[float, float]]] = {}
+        for _ in range(ROUNDS):
+            for name, work in (("synchronous commit (as now)", synchronous),
+                               ("SET LOCAL synchronous_commit = off", asynchronous)):  # fmt: skip
+                found.setdefault(name, []).append(await _timed(work, CALLS))
+        await close_pool()
+        return found
+
+    with patched_environ({"DATABASE_URL": url, "DATABASE_POOL_SIZE": "1"}):
+        found = asyncio.run(run())
+    _print_pair("The turn's first insert (begin_turn), commit mode", found)
+
+
+def _print_pair(title: str, found: dict[str, list[tuple[float, float]]]) -> None:
+    names = list(found)
+    rows = [
+        [
+            name,
+            f"{median([w for w, _ in found[name]]) * 1000:.2f}",
+            f"{median([c for _, c in found[name]]) * 1000:.2f}",
+        ]
+        for name in names
+    ]
+    base = median([w for w, _ in found[names[0]]])
+    rows.append(["ratio", f"{median([w for w, _ in found[names[1]]]) / base:.2f}x", ""])
+    print(f"\n## {title}: {CALLS} calls x {ROUNDS} alternating rounds, medians")
+    print(table(["variant", "wall ms/call (p50)", "client CPU ms/call"], rows))
+
+
 def main() -> None:
     if "dynamodb" in PARTS:
         _dynamodb_part()
+    if PARTS & {"lookup", "commit"}:
+        with _postgres() as url:
+            if "lookup" in PARTS:
+                _lookup_part(url)
+            if "commit" in PARTS:
+                _commit_part(url)
