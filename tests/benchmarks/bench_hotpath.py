@@ -227,10 +227,12 @@ def _postgres() -> Iterator[str]:
     from stratus.migrations import apply_migrations
     from tests.support.services import embedded_postgres, server_data_dir
 
-    with server_data_dir("stratus-bench-hotpath-") as scratch:
-        with embedded_postgres(scratch / "pgdata") as url:
-            apply_migrations(url)
-            yield url
+    with (
+        server_data_dir("stratus-bench-hotpath-") as scratch,
+        embedded_postgres(scratch / "pgdata") as url,
+    ):
+        apply_migrations(url)
+        yield url
 
 
 async def _timed(work: Callable[[], Awaitable[Any]], n: int) -> tuple[float, float]:

@@ -121,10 +121,22 @@ def test_otel_collector_pipeline_uses_only_defined_components() -> None:
     assert config["receivers"]["fluentforward"]["endpoint"].endswith(":24224")
 
 
-def test_dynamodb_emulator_is_the_moto_release_the_tests_use() -> None:
-    image = load(BASE)["services"]["dynamodb"]["image"]
-    pins = _pins(REPO / "requirements" / "dev.lock")
-    assert image == f"${{DYNAMODB_IMAGE:-motoserver/moto:{pins['moto']}}}"
+def test_dynamodb_is_amazons_dynamodb_local_pinned_by_tag_in_memory() -> None:
+    services = load(BASE)["services"]
+    dynamodb = services["dynamodb"]
+    image = dynamodb["image"]
+    assert image.startswith("${DYNAMODB_IMAGE:-amazon/dynamodb-local:")
+    tag = image.removeprefix("${DYNAMODB_IMAGE:-amazon/dynamodb-local:").rstrip("}").split("@")[0]
+    assert tag
+    assert tag != "latest"
+    assert dynamodb["command"] == ["-jar", "DynamoDBLocal.jar", "-sharedDb", "-inMemory"]
+    assert dynamodb["environment"]["DDB_LOCAL_TELEMETRY"] == "0"
+    # The API talks to it on DynamoDB Local's port, and waits until it answers.
+    assert services["api"]["environment"]["AWS_ENDPOINT_URL_DYNAMODB"] == "http://dynamodb:8000"
+    assert services["api"]["depends_on"]["dynamodb"] == {"condition": "service_healthy"}
+    assert "8000" in " ".join(dynamodb["healthcheck"]["test"])
+    env_example = (COMPOSE / ".env.example").read_text()
+    assert f"DYNAMODB_IMAGE=amazon/dynamodb-local:{tag}" in env_example
 
 
 # The Dockerfile.
