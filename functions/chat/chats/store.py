@@ -40,8 +40,13 @@ __all__ = ["ChatsStore"]
 _STATUS, _CREATED_AT, _CHECKPOINTED_AT = 10, 17, 19  # positions in sql.MESSAGE_COLUMNS
 
 
-async def _rows(statement: str, params: Mapping[str, Any] | Sequence[Any]) -> list[tuple[Any, ...]]:
-    async with autocommit() as conn:
+async def _rows(
+    statement: str,
+    params: Mapping[str, Any] | Sequence[Any],
+    *,
+    wait_seconds: float | None = None,
+) -> list[tuple[Any, ...]]:
+    async with autocommit(wait_seconds=wait_seconds) as conn:
         cursor = await conn.execute(statement, params)
         return await cursor.fetchall() if cursor.description else []
 
@@ -197,7 +202,12 @@ class ChatsStore:
         await _rows(sql.CHECKPOINT, (text(content), text(reasoning), message_id))
 
     async def finish(self, message_id: str, result: TurnResult) -> None:
-        """Write the final state, once."""
+        """Write the final state, once.
+
+        With the database busy (every connection taken), this waits for a connection as long
+        as the turn still reads as running (``stale_after``), not the pool's usual timeout: a
+        turn begun is finished, never left half-written because a burst took the pool.
+        """
         await _rows(
             sql.FINISH,
             {
@@ -211,14 +221,16 @@ class ChatsStore:
                 "completion": result.completion_tokens,
                 "sources": json_text(result.sources),
             },
+            wait_seconds=self.stale_after,
         )
 
     async def discard_turn(
         self, user_id: str, assistant_message_id: str, user_message_id: str | None
     ) -> None:
-        """Remove a turn refused before it streamed (a rate limit): nothing of it stays."""
+        """Remove a turn refused before it streamed (a rate limit): nothing of it stays. Waits
+        for a connection as ``finish`` does."""
         params = {"user_id": user_id, "answer": assistant_message_id, "question": user_message_id}
-        async with autocommit() as conn:
+        async with autocommit(wait_seconds=self.stale_after) as conn:
             await conn.execute(sql.DISCARD_TURN, params)
 
     async def message_role(self, chat_id: str, user_id: str, message_id: str) -> str | None:
