@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -15,6 +16,7 @@ from functions.chat.generation.registry import (
     utc_day,
 )
 from functions.chat.generation.user_state import item_key, state_table, table_name
+from stratus.ephemeral.aio import close_tables
 from stratus.errors import ServiceUnavailableError
 from stratus.settings import AwsSettings, ChatSettings, aws_settings
 
@@ -34,6 +36,13 @@ class Clock:
 def chat_settings(**changes) -> ChatSettings:
     base = ChatSettings.from_env({})
     return dataclasses.replace(base, **changes)
+
+
+@pytest.fixture(autouse=True)
+async def _close_sessions() -> AsyncIterator[None]:
+    """The registry's aiohttp sessions belong to the test's event loop: closed with it."""
+    yield
+    await close_tables()
 
 
 @pytest.fixture
