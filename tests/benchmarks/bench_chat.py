@@ -34,6 +34,9 @@ from tests.benchmarks.processes import wait_http
 from tests.benchmarks.stats import median, percentile, table
 
 ROUNDS = int(os.environ.get("BENCH_CHAT_ROUNDS", "3"))
+# Another checkout's app (e.g. `git archive main | tar -x -C DIR`), measured in the same rounds:
+# a same-run baseline for a change. Same database and DynamoDB; unset: not measured.
+BASELINE_TREE = os.environ.get("BENCH_CHAT_BASELINE_TREE", "")
 # Which tables to run: any of overhead, stop, dynamodb.
 PARTS = set(os.environ.get("BENCH_CHAT_PARTS", "overhead,stop,dynamodb").split(","))
 STOPS = int(os.environ.get("BENCH_CHAT_STOPS", "25"))
@@ -63,8 +66,15 @@ class Server:
 
 @contextmanager
 def uvicorn_process(
-    name: str, target: str, env: Mapping[str, str], *, factory: bool = False, ready: str = "/"
+    name: str,
+    target: str,
+    env: Mapping[str, str],
+    *,
+    factory: bool = False,
+    ready: str = "/",
+    root: Path = ROOT,
 ) -> Iterator[Server]:
+    """``target`` under the chat function's uvicorn command, importing from ``root``."""
     from local.children import free_port
 
     port = free_port()
@@ -73,10 +83,10 @@ def uvicorn_process(
         "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
         *(["--factory"] if factory else []),
     ]  # fmt: skip
-    full_env = {**os.environ, **env, "PYTHONPATH": f"{ROOT}:{ROOT / 'layers/stratus/python'}"}
-    log = LOG_DIR / f"{name.replace(' ', '-').strip('()')}-{port}.log"
+    full_env = {**os.environ, **env, "PYTHONPATH": f"{root}:{root / 'layers/stratus/python'}"}
+    log = LOG_DIR / f"{name.replace(' ', '-').replace('(', '').replace(')', '')}-{port}.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=out, stderr=out)
+        process = subprocess.Popen(command, cwd=root, env=full_env, stdout=out, stderr=out)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(url + ready, process, name)
@@ -272,6 +282,7 @@ def _overhead(
     headers: dict[str, str],
     chats: list[str],
     parallel: Server,
+    baseline: Server | None = None,
 ) -> None:
     results: dict[tuple[str, int], list[tuple[list[Sample], float, float]]] = {}
     for _ in range(ROUNDS):
@@ -282,6 +293,8 @@ def _overhead(
                 "stratus": Target(stack, "/v1/chat/completions", headers, chats),
                 "stratus (stand-in)": Target(parallel, "/v1/chat/completions", headers, chats),
             }
+            if baseline is not None:
+                targets["baseline"] = Target(baseline, "/v1/chat/completions", headers, chats)
             for name, target in targets.items():
                 run = asyncio.run(_load(target, concurrency, requests))
                 results.setdefault((name, concurrency), []).append(run)
@@ -383,6 +396,25 @@ def _overhead(
             device_rows,
         )
     )
+    if baseline is not None:
+        print(f"\n### Against the baseline checkout ({BASELINE_TREE}), same rounds, against moto")
+        print(
+            table(
+                ["concurrency", "TTFT ms baseline", "TTFT ms this", "req/s baseline / this",
+                 "CPU ms/stream baseline", "CPU ms/stream this"],
+                [
+                    [
+                        c,
+                        f"{ttft('baseline', c):.1f}",
+                        f"{ttft('stratus', c):.1f}",
+                        f"{rps('baseline', c):.1f} / {rps('stratus', c):.1f}",
+                        f"{cpu('baseline', c):.2f}",
+                        f"{cpu('stratus', c):.2f}",
+                    ]
+                    for c in LEVELS
+                ],
+            )
+        )  # fmt: skip
 
 
 async def _stop_once(
@@ -552,8 +584,9 @@ def main() -> None:
         )
         # One chat per saved turn: each round's warm-up (one per concurrent client), its
         # requests, then the stops.
-        # Two Stratus targets (moto, and the stand-in) per round.
-        turns = 2 * ROUNDS * sum(c + n for c, n in LEVELS.items()) + STOPS
+        # Two Stratus targets (moto, and the stand-in) per round, three with a baseline.
+        targets = 3 if BASELINE_TREE else 2
+        turns = targets * ROUNDS * sum(c + n for c, n in LEVELS.items()) + STOPS
         headers, chats = _accounts(gateway.url, turns)
         if "overhead" in PARTS:
             standin = stack.enter_context(standin_process(env["AWS_ENDPOINT_URL_DYNAMODB"]))
@@ -564,7 +597,15 @@ def main() -> None:
                     ready="/healthz",
                 )
             )  # fmt: skip
-            _overhead(gateway, bare, emulator, headers, chats, parallel)
+            baseline = None
+            if BASELINE_TREE:
+                baseline = stack.enter_context(
+                    uvicorn_process(
+                        "stratus (baseline)", "local.composed:create_local_app", app_env,
+                        factory=True, ready="/healthz", root=Path(BASELINE_TREE),
+                    )
+                )  # fmt: skip
+            _overhead(gateway, bare, emulator, headers, chats, parallel, baseline)
         other = stack.enter_context(
             uvicorn_process(
                 "stratus (second)", "local.composed:create_local_app", app_env, factory=True,
