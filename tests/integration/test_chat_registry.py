@@ -205,3 +205,27 @@ async def test_the_poller_wakes_only_the_stopped_generation_and_ends_with_the_la
     poller = reg._watch._loops[asyncio.get_running_loop()].poller
     assert poller is not None
     await asyncio.wait_for(poller, 2)
+
+
+async def test_a_snapstart_restore_closes_the_session_and_reads_credentials_afresh(
+    env, user, clock
+):
+    from functions.chat.generation.user_state import STATE_CLIENTS
+    from stratus import lifecycle
+
+    # GIVEN the registry has talked to DynamoDB on this loop
+    reg = registry(clock)
+    admission = await start(reg, user, "r1")
+    table = state_table(aws_settings())
+    session = table._sessions[asyncio.get_running_loop()]
+    credentials = table._credentials
+    # WHEN the after-restore hooks run
+    await lifecycle.restored([STATE_CLIENTS])
+    # THEN no connection from before survives, the credentials were read again, and the
+    # registry works on a new session
+    assert session.closed
+    assert table._credentials is not None
+    assert table._credentials is not credentials
+    assert asyncio.get_running_loop() not in table._sessions
+    await reg.finish(user, "r1", 0, admission)
+    assert not table._sessions[asyncio.get_running_loop()].closed
