@@ -43,6 +43,9 @@ def open_sessions() -> list[object]:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # A function's init freezes what it built out of the collector's reach (stratus.init_gc),
+    # and frozen objects are invisible to gc.get_objects(): bring them back first.
+    gc.unfreeze()
     gc.collect()
     still_open = open_sessions()
     logging.getLogger("asyncio").removeHandler(_recorder)
