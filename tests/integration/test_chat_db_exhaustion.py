@@ -1,8 +1,8 @@
 """Postgres connection exhaustion under a burst (matrix row 28): 503s with Retry-After, never a
 500 or a trace, and no half-written chats.
 
-A Postgres of its own with a low ``max_connections``; other clients hold most of its slots, so
-the app's pool (asking for more than the server has) can open few connections or none.
+A Postgres of its own with a low ``max_connections``; other clients hold all its slots but one,
+so the app's pool (asking for twenty) can open a single connection, and waits 0.1 s for it.
 """
 
 from __future__ import annotations
@@ -94,17 +94,18 @@ async def test_a_burst_on_exhausted_postgres_gets_503s_and_leaves_no_half_writte
         "DATABASE_POOL_SIZE": "20",
         "DATABASE_POOL_TIMEOUT": "0.1",
     }
-    async with serve_chat_stack(emulator, settings) as stack:
-        user = stack.user
-        chats = [await _new_chat(stack, user) for _ in range(40)]
-        # GIVEN other clients take every slot the app's pool has not opened yet
-        held = _hog(small_postgres, MAX_CONNECTIONS)
-        try:
+    # GIVEN other clients hold every slot of the server but one, so the app's pool (which
+    # would like 20) can open a single connection
+    held = _hog(small_postgres, MAX_CONNECTIONS - 1)
+    try:
+        async with serve_chat_stack(emulator, settings) as stack:
+            user = stack.user
+            chats = [await _new_chat(stack, user) for _ in range(40)]
             # WHEN a burst of completions and listings arrives
             answers = await _burst(stack, user, chats)
-        finally:
-            for conn in held:
-                conn.close()
+    finally:
+        for conn in held:
+            conn.close()
 
     # THEN each is a 200 or a 503 with Retry-After, never a 500 or a trace
     statuses = [status for status, _ in answers]
