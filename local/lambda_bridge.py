@@ -12,6 +12,7 @@ a small app of their own beside the functions.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -36,6 +37,16 @@ FUNCTION_ERROR: dict[str, Any] = {
 
 def _give_thread_a_loop() -> None:
     asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+def _end_environment() -> None:
+    """What the init built on this environment's loop (pool, HTTP sessions) is closed with it:
+    a Lambda environment's process simply ends, this one's goes on."""
+    from stratus.web.plugin import close_resources
+
+    loop = asyncio.get_event_loop()
+    loop.run_until_complete(close_resources())
+    loop.close()
 
 
 def _init_handler(function: str) -> Any:
@@ -69,6 +80,10 @@ class ExecutionEnvironment:
         return result
 
     def shutdown(self) -> None:
+        if self._handler is not None:
+            ending = self._thread.submit(_end_environment)
+            with contextlib.suppress(Exception):  # a hung invocation must not hold the exit
+                ending.result(timeout=5)
         self._thread.shutdown(wait=False, cancel_futures=True)
 
 

@@ -28,6 +28,7 @@ pytest_plugins = [
     "tests.support.chat",
     "tests.support.package",
     "tests.support.rag",
+    "tests.support.unclosed",
 ]
 
 # An address nothing listens on: tests that need a model host start the emulator explicitly.

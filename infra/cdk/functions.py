@@ -49,6 +49,8 @@ TABLE_ACTIONS = {
     "chat": (
         "dynamodb:DescribeTable",
         "dynamodb:GetItem",
+        # The registry's stop polls: one batch read per instance per interval.
+        "dynamodb:BatchGetItem",
         "dynamodb:UpdateItem",
         "dynamodb:PutItem",
     ),

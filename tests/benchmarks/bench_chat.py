@@ -34,6 +34,9 @@ from tests.benchmarks.processes import wait_http
 from tests.benchmarks.stats import median, percentile, table
 
 ROUNDS = int(os.environ.get("BENCH_CHAT_ROUNDS", "3"))
+# Another checkout's app (e.g. `git archive main | tar -x -C DIR`), measured in the same rounds:
+# a same-run baseline for a change. Same database and DynamoDB; unset: not measured.
+BASELINE_TREE = os.environ.get("BENCH_CHAT_BASELINE_TREE", "")
 # Which tables to run: any of overhead, stop, dynamodb.
 PARTS = set(os.environ.get("BENCH_CHAT_PARTS", "overhead,stop,dynamodb").split(","))
 STOPS = int(os.environ.get("BENCH_CHAT_STOPS", "25"))
@@ -63,8 +66,15 @@ class Server:
 
 @contextmanager
 def uvicorn_process(
-    name: str, target: str, env: Mapping[str, str], *, factory: bool = False, ready: str = "/"
+    name: str,
+    target: str,
+    env: Mapping[str, str],
+    *,
+    factory: bool = False,
+    ready: str = "/",
+    root: Path = ROOT,
 ) -> Iterator[Server]:
+    """``target`` under the chat function's uvicorn command, importing from ``root``."""
     from local.children import free_port
 
     port = free_port()
@@ -73,10 +83,10 @@ def uvicorn_process(
         "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
         *(["--factory"] if factory else []),
     ]  # fmt: skip
-    full_env = {**os.environ, **env, "PYTHONPATH": f"{ROOT}:{ROOT / 'layers/stratus/python'}"}
-    log = LOG_DIR / f"{name.replace(' ', '-').strip('()')}-{port}.log"
+    full_env = {**os.environ, **env, "PYTHONPATH": f"{root}:{root / 'layers/stratus/python'}"}
+    log = LOG_DIR / f"{name.replace(' ', '-').replace('(', '').replace(')', '')}-{port}.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=out, stderr=out)
+        process = subprocess.Popen(command, cwd=root, env=full_env, stdout=out, stderr=out)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(url + ready, process, name)
@@ -154,6 +164,28 @@ def backing_services() -> Iterator[dict[str, str]]:
         stack.enter_context(patched_environ(env))
         create_table()
         yield env
+
+
+@contextmanager
+def standin_process(moto_url: str) -> Iterator[str]:
+    """The measuring device of ``dynamodb_standin``: chat-state calls answered in parallel,
+    everything else forwarded to moto."""
+    from local.children import free_port
+
+    port = free_port()
+    command = [
+        sys.executable, "-m", "tests.benchmarks.dynamodb_standin", "--port", str(port),
+        "--moto", moto_url,
+    ]  # fmt: skip
+    with (LOG_DIR / "standin.log").open("wb") as out:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=out)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(url + "/moto-api/", process, "DynamoDB stand-in")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 # -- load --------------------------------------------------------------------------------
@@ -244,7 +276,13 @@ def _accounts(base_url: str, chats: int) -> tuple[dict[str, str], list[str]]:
 
 
 def _overhead(
-    stack: Server, bare: Server, emulator: Server, headers: dict[str, str], chats: list[str]
+    stack: Server,
+    bare: Server,
+    emulator: Server,
+    headers: dict[str, str],
+    chats: list[str],
+    parallel: Server,
+    baseline: Server | None = None,
 ) -> None:
     results: dict[tuple[str, int], list[tuple[list[Sample], float, float]]] = {}
     for _ in range(ROUNDS):
@@ -253,7 +291,10 @@ def _overhead(
                 "direct": Target(emulator, "/v1/chat/completions", {}),
                 "bare": Target(bare, "/", {}),
                 "stratus": Target(stack, "/v1/chat/completions", headers, chats),
+                "stratus (stand-in)": Target(parallel, "/v1/chat/completions", headers, chats),
             }
+            if baseline is not None:
+                targets["baseline"] = Target(baseline, "/v1/chat/completions", headers, chats)
             for name, target in targets.items():
                 run = asyncio.run(_load(target, concurrency, requests))
                 results.setdefault((name, concurrency), []).append(run)
@@ -318,6 +359,62 @@ def _overhead(
         "per-minute limit and the token budget. The direct and bare figures are the emulator "
         "itself and the bare proxy, measured in the same run."
     )
+    device = "stratus (stand-in)"
+    print(
+        "\n### The same app against a DynamoDB that answers in parallel (a measuring device)\n"
+        "A second app process, identical but for its DynamoDB endpoint: the stand-in of "
+        "tests/benchmarks/dynamodb_standin.py, which applies chat's per-user state calls in "
+        "memory under a lock held for microseconds (everything else goes on to moto). It is "
+        "not DynamoDB; it shows what the app itself costs once moto's one-request-at-a-time "
+        "queue is out of the way. Interleaved with the rows above, same rounds."
+    )
+    device_rows = [
+        [
+            c,
+            f"{ttft('direct', c):.1f}",
+            f"{ttft('stratus', c):.1f} (+{ttft('stratus', c) - ttft('direct', c):.1f})",
+            f"{ttft(device, c):.1f} (+{ttft(device, c) - ttft('direct', c):.1f})",
+            f"{rps('stratus', c) / rps('direct', c):.2f}x",
+            f"{rps(device, c) / rps('direct', c):.2f}x",
+            f"{cpu('stratus', c):.2f}",
+            f"{cpu(device, c):.2f} ({cpu(device, c) / cpu('bare', c):.2f}x bare)",
+        ]
+        for c in LEVELS
+    ]
+    print(
+        table(
+            [
+                "concurrency",
+                "TTFT ms direct",
+                "TTFT ms, moto",
+                "TTFT ms, stand-in",
+                "rate vs direct, moto",
+                "rate vs direct, stand-in",
+                "CPU ms/stream, moto",
+                "CPU ms/stream, stand-in",
+            ],
+            device_rows,
+        )
+    )
+    if baseline is not None:
+        print(f"\n### Against the baseline checkout ({BASELINE_TREE}), same rounds, against moto")
+        print(
+            table(
+                ["concurrency", "TTFT ms baseline", "TTFT ms this", "req/s baseline / this",
+                 "CPU ms/stream baseline", "CPU ms/stream this"],
+                [
+                    [
+                        c,
+                        f"{ttft('baseline', c):.1f}",
+                        f"{ttft('stratus', c):.1f}",
+                        f"{rps('baseline', c):.1f} / {rps('stratus', c):.1f}",
+                        f"{cpu('baseline', c):.2f}",
+                        f"{cpu('stratus', c):.2f}",
+                    ]
+                    for c in LEVELS
+                ],
+            )
+        )  # fmt: skip
 
 
 async def _stop_once(
@@ -445,7 +542,7 @@ def _dynamodb_calls(env: Mapping[str, str], emulator: Server, chats_per_length: 
     printable = []
     for tokens, duration, per in rows:
         writes = per.get("UpdateItem", 0) + per.get("PutItem", 0)
-        reads = per.get("GetItem", 0)
+        reads = per.get("GetItem", 0) + per.get("BatchGetItem", 0)
         printable.append(
             [tokens, f"{duration:.2f}", f"{writes:.1f}", f"{reads:.1f}", f"{writes + reads:.1f}"]
         )
@@ -487,10 +584,28 @@ def main() -> None:
         )
         # One chat per saved turn: each round's warm-up (one per concurrent client), its
         # requests, then the stops.
-        turns = ROUNDS * sum(c + n for c, n in LEVELS.items()) + STOPS
+        # Two Stratus targets (moto, and the stand-in) per round, three with a baseline.
+        targets = 3 if BASELINE_TREE else 2
+        turns = targets * ROUNDS * sum(c + n for c, n in LEVELS.items()) + STOPS
         headers, chats = _accounts(gateway.url, turns)
         if "overhead" in PARTS:
-            _overhead(gateway, bare, emulator, headers, chats)
+            standin = stack.enter_context(standin_process(env["AWS_ENDPOINT_URL_DYNAMODB"]))
+            parallel = stack.enter_context(
+                uvicorn_process(
+                    "stratus (stand-in)", "local.composed:create_local_app",
+                    {**app_env, "AWS_ENDPOINT_URL_DYNAMODB": standin}, factory=True,
+                    ready="/healthz",
+                )
+            )  # fmt: skip
+            baseline = None
+            if BASELINE_TREE:
+                baseline = stack.enter_context(
+                    uvicorn_process(
+                        "stratus (baseline)", "local.composed:create_local_app", app_env,
+                        factory=True, ready="/healthz", root=Path(BASELINE_TREE),
+                    )
+                )  # fmt: skip
+            _overhead(gateway, bare, emulator, headers, chats, parallel, baseline)
         other = stack.enter_context(
             uvicorn_process(
                 "stratus (second)", "local.composed:create_local_app", app_env, factory=True,

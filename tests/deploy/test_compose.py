@@ -135,10 +135,22 @@ def test_otel_variant_sends_the_apis_traces_to_the_collectors_otlp_receiver() ->
     assert set(load(BASE)["services"]["api"]["environment"]) < set(environment)
 
 
-def test_dynamodb_emulator_is_the_moto_release_the_tests_use() -> None:
-    image = load(BASE)["services"]["dynamodb"]["image"]
-    pins = _pins(REPO / "requirements" / "dev.lock")
-    assert image == f"${{DYNAMODB_IMAGE:-motoserver/moto:{pins['moto']}}}"
+def test_dynamodb_is_amazons_dynamodb_local_pinned_by_tag_in_memory() -> None:
+    services = load(BASE)["services"]
+    dynamodb = services["dynamodb"]
+    image = dynamodb["image"]
+    assert image.startswith("${DYNAMODB_IMAGE:-amazon/dynamodb-local:")
+    tag = image.removeprefix("${DYNAMODB_IMAGE:-amazon/dynamodb-local:").rstrip("}").split("@")[0]
+    assert tag
+    assert tag != "latest"
+    assert dynamodb["command"] == ["-jar", "DynamoDBLocal.jar", "-sharedDb", "-inMemory"]
+    assert dynamodb["environment"]["DDB_LOCAL_TELEMETRY"] == "0"
+    # The API talks to it on DynamoDB Local's port, and waits until it answers.
+    assert services["api"]["environment"]["AWS_ENDPOINT_URL_DYNAMODB"] == "http://dynamodb:8000"
+    assert services["api"]["depends_on"]["dynamodb"] == {"condition": "service_healthy"}
+    assert "8000" in " ".join(dynamodb["healthcheck"]["test"])
+    env_example = (COMPOSE / ".env.example").read_text()
+    assert f"DYNAMODB_IMAGE=amazon/dynamodb-local:{tag}" in env_example
 
 
 # The Dockerfile.
@@ -214,8 +226,8 @@ def test_image_python_and_command_fit_the_project() -> None:
 # bytes; the digest cannot. The tag stays for people, and so Renovate-style tools can read it.
 _PINNED = re.compile(r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*:[\w][\w.-]*@sha256:[0-9a-f]{64}$")
 _DEFAULT = re.compile(r"^\$\{(?P<name>[A-Z_][A-Z0-9_]*):-(?P<default>[^}]*)\}$")
-# The only image whose digest no public source gave (compose/README.md, "Image digests").
-TAG_ONLY = {"motoserver/moto"}
+# Images whose digest no public source gave (compose/README.md, "Image digests"): none now.
+TAG_ONLY: set[str] = set()
 
 
 def _images() -> list[tuple[str, str, str | None]]:

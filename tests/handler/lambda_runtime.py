@@ -54,6 +54,11 @@ def runtime_loop() -> Iterator[asyncio.AbstractEventLoop]:
     try:
         yield loop
     finally:
+        # The function's process would end here; the test process goes on, so what the
+        # handler built on this loop (HTTP sessions, the pool) is closed with it.
+        from stratus.web.plugin import close_resources
+
+        loop.run_until_complete(close_resources())
         asyncio.set_event_loop(None)
         loop.close()
         # A handler's init freezes every object in the process out of the collector's reach (a

@@ -48,6 +48,7 @@ EXPECTED_DATA_ACTIONS = {
     "chat": {
         "dynamodb:DescribeTable",
         "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
         "dynamodb:UpdateItem",
         "dynamodb:PutItem",
         "secretsmanager:GetSecretValue",

@@ -103,7 +103,7 @@ async def test_throttled_polls_do_not_stop_the_stream_and_the_stop_is_not_lost(
         response = await chat_stack.http.send(request, stream=True)
         task_id = response.headers["x-stratus-task-id"]
         lines = response.aiter_lines()
-        faults.fail("GetItem")
+        faults.fail("BatchGetItem")
         stop = await chat_stack.http.post(f"/api/tasks/stop/{task_id}", headers=user.headers)
         assert stop.status_code == 200
         received = []
@@ -113,7 +113,7 @@ async def test_throttled_polls_do_not_stop_the_stream_and_the_stop_is_not_lost(
             if len(received) == 10:
                 break
         # Polls are failing: the stream went on past the stop.
-        assert faults.failures("GetItem") >= 1
+        assert faults.failures("BatchGetItem") >= 1
         faults.fail()
         rest = [line async for line in lines if line.startswith("data:")]
         events = sse_events("\n\n".join(received + rest))
@@ -148,3 +148,56 @@ async def test_a_refused_user_does_not_reach_the_model_host_again_until_retry_af
         assert 1 <= int(again.headers["retry-after"]) <= 66
     # The refusals were remembered: no more prompts reached the GPU.
     assert chat_stack.emulator.stats.requests("POST /api/chat") == reached
+
+
+async def test_one_poll_per_interval_covers_every_stream_and_a_stop_reaches_its_own(
+    chat_stack: ChatStack, moto
+):
+    # GIVEN four streams at once on this instance, two users with two chats each, their
+    # DynamoDB calls counted at a proxy
+    interval = 0.2
+    with dynamodb_faults(moto.endpoint) as (faults, endpoint):
+        apply_env({"AWS_ENDPOINT_URL_DYNAMODB": endpoint, "STRATUS_CHAT_POLL_INTERVAL": "0.2"})
+        chat_stack.emulator.set_faults(token_delay=0.05)
+        users = [chat_stack.user, await chat_stack.other_user()]
+        streams = []
+        for user in users:
+            for _ in range(2):
+                chat_id = await chat_stack.new_chat(user)
+                body = chat_body(" ".join(["w"] * 80), chat_id=chat_id, stream=True)
+                request = chat_stack.http.build_request(
+                    "POST", "/v1/chat/completions", json=body, headers=user.headers
+                )
+                response = await chat_stack.http.send(request, stream=True)
+                streams.append((user, chat_id, response, response.aiter_lines()))
+        for *_, lines in streams:
+            assert (await anext(lines)).startswith("data:")
+
+        # WHEN they run for a while
+        before, started = faults.calls(), asyncio.get_running_loop().time()
+        await asyncio.sleep(1.0)
+        after, elapsed = faults.calls(), asyncio.get_running_loop().time() - started
+
+        # THEN one BatchGetItem per interval read every stream's flags: no per-stream reads
+        polls = after.get("BatchGetItem", 0) - before.get("BatchGetItem", 0)
+        assert after.get("GetItem", 0) == before.get("GetItem", 0)
+        assert 1 <= polls <= elapsed / interval + 1, (polls, elapsed)
+
+        # WHEN one stream of the first user is stopped
+        user, _, response, _ = streams[0]
+        task_id = response.headers["x-stratus-task-id"]
+        stop = await chat_stack.http.post(f"/api/tasks/stop/{task_id}", headers=user.headers)
+        assert stop.status_code == 200
+
+        async def rest(lines) -> list[str]:
+            return [line async for line in lines if line.startswith("data:")]
+
+        ends = await asyncio.gather(*(rest(lines) for *_, lines in streams))
+
+    # THEN that stream ended early and was saved as cancelled; the other three ran to the end
+    assert len(ends[0]) < min(len(end) for end in ends[1:])
+    statuses = [
+        (await chat_stack.chat_messages(user, chat_id))[-1]["status"]
+        for user, chat_id, *_ in streams
+    ]
+    assert statuses == ["cancelled", "complete", "complete", "complete"]

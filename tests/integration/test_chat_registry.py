@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -14,7 +15,8 @@ from functions.chat.generation.registry import (
     seconds_to_midnight,
     utc_day,
 )
-from functions.chat.generation.user_state import item_key, state_client, table_name
+from functions.chat.generation.user_state import item_key, state_table, table_name
+from stratus.ephemeral.aio import close_tables
 from stratus.errors import ServiceUnavailableError
 from stratus.settings import AwsSettings, ChatSettings, aws_settings
 
@@ -34,6 +36,13 @@ class Clock:
 def chat_settings(**changes) -> ChatSettings:
     base = ChatSettings.from_env({})
     return dataclasses.replace(base, **changes)
+
+
+@pytest.fixture(autouse=True)
+async def _close_sessions() -> AsyncIterator[None]:
+    """The registry's aiohttp sessions belong to the test's event loop: closed with it."""
+    yield
+    await close_tables()
 
 
 @pytest.fixture
@@ -75,8 +84,15 @@ async def test_stopping_an_unknown_or_finished_task_does_nothing(env, user, cloc
     await reg.finish(user, "t2", 10, admission)
     assert await reg.stop_task(user, "t2", only_if_running=True) is False
     # Finishing leaves nothing of the generation in the user's item.
-    raw = state_client(aws_settings()).get_item(
-        TableName=table_name(aws_settings()), Key=item_key(user), ConsistentRead=True
+    raw = (
+        await state_table(aws_settings()).call(
+            "GetItem",
+            {
+                "TableName": table_name(aws_settings()),
+                "Key": item_key(user),
+                "ConsistentRead": True,
+            },
+        )
     )["Item"]
     assert raw["g"] == {"M": {}}
 
@@ -162,3 +178,54 @@ async def test_a_chat_without_a_stop_flag_is_never_stopped(env, user, clock):
     admission = await start(reg, user, "z1", "chat-z", requested_at_ms=0)
     assert admission.stopped is False
     assert await reg.stop_requested(user, "z1", "chat-z", 0) is False
+
+
+async def test_the_poller_wakes_only_the_stopped_generation_and_ends_with_the_last(
+    env, user, clock
+):
+    # GIVEN two running generations of one user, both watched by this instance's poller
+    reg = registry(clock, poll_interval=0.05)
+    for task in ("w1", "w2"):
+        await start(reg, user, task)
+    first = asyncio.create_task(reg.stopped(user, "w1", None, 0))
+    second = asyncio.create_task(reg.stopped(user, "w2", None, 0))
+    await asyncio.sleep(0.15)
+    assert not first.done()
+    assert not second.done()
+    # WHEN the first one is stopped
+    assert await reg.stop_task(user, "w1", only_if_running=True)
+    await asyncio.wait_for(first, 2)
+    # THEN only it woke; and when the other stops watching, the poller ends
+    await asyncio.sleep(0.15)
+    assert not second.done()
+    assert reg._watch.watching() == 1
+    second.cancel()
+    await asyncio.gather(second, return_exceptions=True)
+    assert reg._watch.watching() == 0
+    poller = reg._watch._loops[asyncio.get_running_loop()].poller
+    assert poller is not None
+    await asyncio.wait_for(poller, 2)
+
+
+async def test_a_snapstart_restore_closes_the_session_and_reads_credentials_afresh(
+    env, user, clock
+):
+    from functions.chat.generation.user_state import STATE_CLIENTS
+    from stratus import lifecycle
+
+    # GIVEN the registry has talked to DynamoDB on this loop
+    reg = registry(clock)
+    admission = await start(reg, user, "r1")
+    table = state_table(aws_settings())
+    session = table._sessions[asyncio.get_running_loop()]
+    credentials = table._credentials
+    # WHEN the after-restore hooks run
+    await lifecycle.restored([STATE_CLIENTS])
+    # THEN no connection from before survives, the credentials were read again, and the
+    # registry works on a new session
+    assert session.closed
+    assert table._credentials is not None
+    assert table._credentials is not credentials
+    assert asyncio.get_running_loop() not in table._sessions
+    await reg.finish(user, "r1", 0, admission)
+    assert not table._sessions[asyncio.get_running_loop()].closed

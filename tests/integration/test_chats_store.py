@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import re
-import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from psycopg.pq import Trace
 
 from functions.chat.chats.records import NewUserMessage, TurnResult, TurnStart
 from functions.chat.chats.store import ChatsStore
 from stratus.auth.deletion import delete_user
 from stratus.db import close_pool, connection, get_pool
 from stratus.errors import ConflictError, NotFoundError, ValidationError
-from stratus.settings import reset_settings
 from tests.support.chats import chat_updated_at, insert_user, message_rows, set_times
+from tests.support.pgtrace import traced_pool
 
 pytestmark = pytest.mark.anyio
 
@@ -362,27 +359,16 @@ async def test_concurrent_turns_without_an_answer_id_share_no_user_message_id(st
 
 async def test_begin_turn_is_one_round_trip(store, monkeypatch):
     # GIVEN one pooled connection whose libpq protocol traffic is traced
-    monkeypatch.setenv("DATABASE_POOL_SIZE", "1")
-    reset_settings()
-    await close_pool()
     owner = await insert_user()
     chat = await store.create(owner, "t")
-    with tempfile.TemporaryFile("w+") as trace:
-        async with connection() as conn:
-            conn.pgconn.trace(trace.fileno())
-            conn.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS)
+    async with traced_pool(monkeypatch) as sent:
         # WHEN a turn begins
         await store.begin_turn(turn(owner, chat.id, assistant_client_id="r"))
-        async with connection() as conn:
-            conn.pgconn.untrace()
-        trace.seek(0)
-        text = trace.read()
     # THEN the client sent one statement and one Sync, and no BEGIN or COMMIT
-    sent = re.findall(r"^F\t\d+\t(\w+)", text, re.MULTILINE)
-    assert sent.count("Sync") == 1, text
-    assert sent.count("Parse") == 1, text
-    assert "BEGIN" not in text
-    assert "COMMIT" not in text
+    assert sent.messages.count("Sync") == 1, sent.text
+    assert sent.messages.count("Parse") == 1, sent.text
+    assert "BEGIN" not in sent.text
+    assert "COMMIT" not in sent.text
 
 
 # -- checkpoints, finishing, staleness ------------------------------------------------------

@@ -53,18 +53,19 @@ def event(name: str, key: str, bucket: str) -> dict[str, Any]:
 @pytest.fixture
 def ingest_handler(rag_env) -> Iterator[Any]:
     """The ingest entry point, cold: its module reloaded, its loop's resources closed after."""
+    from stratus.web.plugin import close_resources
     from tests.handler.lambda_runtime import fresh_handler_module
 
     module = fresh_handler_module("rag")
     yield lambda ev: module.ingest_handler(ev, LocalLambdaContext(function_name="stratus-rag"))
     if module._loop:
-        from stratus.db import close_pool
-        from stratus.modelhost import close_model_host
-
         loop = module._loop[0]
-        loop.run_until_complete(close_model_host())
-        loop.run_until_complete(close_pool())
+        loop.run_until_complete(close_resources())
         loop.close()
+    # The module's init built the HTTP handler's resources on Mangum's loop: closed too.
+    mangum_loop = asyncio.get_event_loop_policy().get_event_loop()
+    if not mangum_loop.is_running() and not mangum_loop.is_closed():
+        mangum_loop.run_until_complete(close_resources())
 
 
 @pytest.fixture

@@ -170,7 +170,11 @@ INIT_PROBE = textwrap.dedent(
 
     built = asyncio.run(start_up())
     from stratus.ephemeral import clients
+    from functions.chat.generation.user_state import state_table
     built["dynamodb_clients"] = len(clients._built)
+    # Chat's hot-path table: credentials resolved at init, no HTTP session opened yet.
+    built["state_table_ready"] = state_table()._credentials is not None
+    built["state_table_sessions"] = len(state_table()._sessions)
 
     # Prove the harness works: a real connect attempt is caught.
     try:
@@ -224,7 +228,9 @@ def init_report() -> dict[str, Any]:
 def test_init_builds_the_pool_and_clients(init_report):
     # Not vacuous: init really built what the functions use...
     assert init_report["built"]["pool_built"]
-    assert init_report["built"]["dynamodb_clients"] >= 3  # the table's, and chat's two
+    assert init_report["built"]["dynamodb_clients"] >= 1  # the table's (pynamodb, botocore)
+    assert init_report["built"]["state_table_ready"]  # chat's (aiodynamo)
+    assert init_report["built"]["state_table_sessions"] == 0
     assert init_report["built"]["session_open"]
     # ...and connected nothing: the pool opens on first use (libpq connects outside Python's
     # socket module, so its state is the evidence).

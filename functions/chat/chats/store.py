@@ -14,10 +14,9 @@ chat exactly like a missing one (None, False or ``NotFoundError``), so routes an
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from functions.chat.chats import sql
 from functions.chat.chats.pgvalues import NUL, json_text, text
@@ -33,30 +32,21 @@ from functions.chat.chats.records import (
     fresh_since,
     read_status,
 )
-from stratus.db import connection
+from stratus.db import autocommit
 from stratus.errors import ConflictError, NotFoundError, ValidationError
-
-if TYPE_CHECKING:
-    from psycopg import AsyncConnection
 
 __all__ = ["ChatsStore"]
 
 _STATUS, _CREATED_AT, _CHECKPOINTED_AT = 10, 17, 19  # positions in sql.MESSAGE_COLUMNS
 
 
-@asynccontextmanager
-async def _autocommit() -> AsyncIterator[AsyncConnection]:
-    async with connection() as conn:
-        await conn.set_autocommit(True)
-        try:
-            yield conn
-        finally:
-            if not conn.closed:
-                await conn.set_autocommit(False)
-
-
-async def _rows(statement: str, params: Mapping[str, Any] | Sequence[Any]) -> list[tuple[Any, ...]]:
-    async with _autocommit() as conn:
+async def _rows(
+    statement: str,
+    params: Mapping[str, Any] | Sequence[Any],
+    *,
+    wait_seconds: float | None = None,
+) -> list[tuple[Any, ...]]:
+    async with autocommit(wait_seconds=wait_seconds) as conn:
         cursor = await conn.execute(statement, params)
         return await cursor.fetchall() if cursor.description else []
 
@@ -150,7 +140,7 @@ class ChatsStore:
 
     async def delete(self, chat_id: str, user_id: str) -> bool:
         """Delete the caller's chat and, by cascade, its messages."""
-        async with _autocommit() as conn:
+        async with autocommit() as conn:
             cursor = await conn.execute(sql.DELETE_CHAT, (chat_id, user_id))
             return cursor.rowcount == 1
 
@@ -243,7 +233,12 @@ class ChatsStore:
         await _rows(sql.CHECKPOINT, (text(content), text(reasoning), message_id))
 
     async def finish(self, message_id: str, result: TurnResult) -> None:
-        """Write the final state, once."""
+        """Write the final state, once.
+
+        With the database busy (every connection taken), this waits for a connection as long
+        as the turn still reads as running (``stale_after``), not the pool's usual timeout: a
+        turn begun is finished, never left half-written because a burst took the pool.
+        """
         await _rows(
             sql.FINISH,
             {
@@ -258,14 +253,16 @@ class ChatsStore:
                 "estimated": result.usage_estimated,
                 "sources": json_text(result.sources),
             },
+            wait_seconds=self.stale_after,
         )
 
     async def discard_turn(
         self, user_id: str, assistant_message_id: str, user_message_id: str | None
     ) -> None:
-        """Remove a turn refused before it streamed (a rate limit): nothing of it stays."""
+        """Remove a turn refused before it streamed (a rate limit): nothing of it stays. Waits
+        for a connection as ``finish`` does."""
         params = {"user_id": user_id, "answer": assistant_message_id, "question": user_message_id}
-        async with _autocommit() as conn:
+        async with autocommit(wait_seconds=self.stale_after) as conn:
             await conn.execute(sql.DISCARD_TURN, params)
 
     async def message_role(self, chat_id: str, user_id: str, message_id: str) -> str | None:

@@ -9,7 +9,8 @@ writes and whatever polls it runs:
   so the same call also reads the day's tokens and any stop that came before registration. A
   refused request is given back at once (one more write, only on refusal).
 - ``finish``: one UpdateItem that unregisters the generation and adds the tokens it used.
-- polls: strongly consistent reads of this generation's two stop flags only.
+- polls: one strongly consistent ``BatchGetItem`` per poll interval for all of this instance's
+  running generations (``StopWatch``), whatever their number (up to 100 users per call).
 
 Failures: DynamoDB errors become ``ServiceUnavailableError``. The engine lets a generation go
 on when a poll fails (a stop is never lost: the next successful read sees the flag), and
@@ -25,10 +26,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from functions.chat.generation.user_state import item_key, state_client, table_name
-from stratus.ephemeral.store import call_botocore
+from functions.chat.generation.stop_watch import StopWatch, Watch
+from functions.chat.generation.user_state import item_key, state_table, table_name
+from stratus.ephemeral.aio import ONCE, ConditionFailed, ValidationFailed
 from stratus.ephemeral.tallies import PREFIX
-from stratus.errors import RateLimitedError
+from stratus.errors import RateLimitedError, ServiceUnavailableError
 from stratus.limits.sliding_window import DEFAULT_PRECISION, Frame, judge
 from stratus.settings import AwsSettings, ChatSettings
 
@@ -37,7 +39,8 @@ WINDOW = 60
 _ITEM_TTL = 2 * 24 * 3600
 # Chat-level stop flags older than this are tidied away when a generation finishes.
 _CHAT_STOP_KEEP_MS = 10 * 60 * 1000
-_CONDITION_FAILED = "ConditionalCheckFailedException"
+# BatchGetItem reads at most 100 items per call.
+_BATCH = 100
 # Every attribute goes through a placeholder: some short names are DynamoDB reserved words.
 _NAMES = {"#g": "g", "#s": "s", "#cs": "cs", "#day": "day", "#tok": "tok", "#exp": "expires_at"}
 
@@ -70,10 +73,6 @@ def seconds_to_midnight(now: float) -> int:
     return max(1, int(86400 - now % 86400))
 
 
-class _ConditionFailed(Exception):
-    pass
-
-
 class GenerationRegistry:
     def __init__(
         self,
@@ -84,6 +83,8 @@ class GenerationRegistry:
         self._settings = settings
         self._aws = aws
         self._clock = clock
+        self._table = state_table(aws)
+        self._watch = StopWatch(self._stopped_among, settings.poll_interval)
 
     # -- start ---------------------------------------------------------------------------
 
@@ -96,14 +97,7 @@ class GenerationRegistry:
         enforce_limits: bool,
         requested_at_ms: int,
     ) -> Admission:
-        admission: Admission = await call_botocore(
-            self._start, user_id, task_id, chat_id, enforce_limits, requested_at_ms
-        )
-        return admission
-
-    def _start(
-        self, user_id: str, task_id: str, chat_id: str | None, enforce: bool, requested_at_ms: int
-    ) -> Admission:
+        enforce = enforce_limits
         now = self._clock()
         names = {**_NAMES, "#task": task_id}
         values: dict[str, Any] = {
@@ -125,7 +119,7 @@ class GenerationRegistry:
             values[":zero"] = {"N": "0"}
             values[":one"] = {"N": "1"}
             expression += ", #tally = if_not_exists(#tally, :zero) + :one"
-        item = self._update(user_id, expression, names, values, returns=True)
+        item = await self._update(user_id, expression, names, values, returns=True)
         stops, chat_stops = _map(item, "s"), _map(item, "cs")
         stopped = task_id in stops or _chat_stopped(chat_stops, chat_id, requested_at_ms)
         tallies = {
@@ -137,13 +131,13 @@ class GenerationRegistry:
         if frame is not None:
             decision = judge(tallies, frame, now, self._settings.requests_per_minute)
             if not decision.allowed:
-                self._give_back(user_id, task_id, decision.tally)
+                await self._give_back(user_id, task_id, decision.tally)
                 return Admission(False, "requests", decision.retry_after, stopped, stale)
         budget = self._settings.daily_token_budget
         day = int(item.get("day", {}).get("N", 0))
         used_today = int(item.get("tok", {}).get("N", 0)) if day == utc_day(now) else 0
         if enforce and budget and used_today >= budget:
-            self._give_back(user_id, task_id, frame.name(frame.index) if frame else None)
+            await self._give_back(user_id, task_id, frame.name(frame.index) if frame else None)
             return Admission(False, "tokens", seconds_to_midnight(now), stopped, stale)
         return Admission(True, None, 0, stopped, stale)
 
@@ -170,13 +164,13 @@ class GenerationRegistry:
             *old_tallies,
         )
 
-    def _give_back(self, user_id: str, task_id: str, tally: str | None) -> None:
+    async def _give_back(self, user_id: str, task_id: str, tally: str | None) -> None:
         """A refused request never counts: its tally goes back down and it is unregistered."""
         names = {"#g": "g", "#task": task_id}
         if tally is not None:
             names["#tally"] = tally
             try:
-                self._update(
+                await self._update(
                     user_id,
                     "REMOVE #g.#task SET #tally = #tally - :one",
                     names,
@@ -185,61 +179,76 @@ class GenerationRegistry:
                     condition="#tally > :zero",
                 )
                 return
-            except _ConditionFailed:
+            except ConditionFailed:
                 del names["#tally"]
-        self._update(user_id, "REMOVE #g.#task", names, None)
+        await self._update(user_id, "REMOVE #g.#task", names, None)
 
     # -- watch and stop ------------------------------------------------------------------
+
+    async def stopped(
+        self, user_id: str, task_id: str, chat_id: str | None, requested_at_ms: int
+    ) -> None:
+        """Return once a stop for this generation is seen: its task's flag, or its chat's set
+        after it was requested. This instance's ``StopWatch`` reads every watched generation's
+        flags in one call per poll interval."""
+        await self._watch.wait(Watch(user_id, task_id, chat_id, requested_at_ms))
 
     async def stop_requested(
         self, user_id: str, task_id: str, chat_id: str | None, requested_at_ms: int
     ) -> bool:
-        stopped: bool = await call_botocore(
-            self._stop_requested, user_id, task_id, chat_id, requested_at_ms
-        )
-        return stopped
+        """One read of the generation's stop flags, now."""
+        watch = Watch(user_id, task_id, chat_id, requested_at_ms)
+        return watch in await self._stopped_among([watch])
 
-    def _stop_requested(
-        self, user_id: str, task_id: str, chat_id: str | None, requested_at_ms: int
-    ) -> bool:
-        names = {"#s": "s", "#cs": "cs", "#task": task_id, "#chat": chat_id or "-"}
-        # Reads are polls: no botocore back-off (see ``state_client``); only the two flags.
-        response = state_client(self._aws, retries=0).get_item(
-            TableName=table_name(self._aws),
-            Key=item_key(user_id),
-            ConsistentRead=True,
-            ProjectionExpression="#s.#task, #cs.#chat",
-            ExpressionAttributeNames=names,
-        )
-        item = response.get("Item", {})
-        if task_id in _map(item, "s"):
-            return True
-        return _chat_stopped(_map(item, "cs"), chat_id, requested_at_ms)
+    async def _stopped_among(self, watches: list[Watch]) -> set[Watch]:
+        """Which of ``watches`` are stopped: one strongly consistent BatchGetItem per 100 users,
+        of their stop maps only. Unprocessed keys (throttling) count as not stopped: the next
+        poll reads them again."""
+        users = list(dict.fromkeys(w.user_id for w in watches))
+        items: dict[str, dict[str, Any]] = {}
+        for first in range(0, len(users), _BATCH):
+            request = {
+                "RequestItems": {
+                    table_name(self._aws): {
+                        "Keys": [item_key(u) for u in users[first : first + _BATCH]],
+                        "ConsistentRead": True,
+                        "ProjectionExpression": "pk, #s, #cs",
+                        "ExpressionAttributeNames": {"#s": "s", "#cs": "cs"},
+                    }
+                }
+            }
+            # Polls don't retry: the watcher simply reads again one interval later.
+            response = await self._table.call("BatchGetItem", request, attempts=ONCE)
+            for item in response.get("Responses", {}).get(table_name(self._aws), []):
+                items[item["pk"]["S"]] = item
+        stopped = set()
+        for watch in watches:
+            item = items.get(item_key(watch.user_id)["pk"]["S"], {})
+            if watch.task_id in _map(item, "s") or _chat_stopped(
+                _map(item, "cs"), watch.chat_id, watch.requested_at_ms
+            ):
+                stopped.add(watch)
+        return stopped
 
     async def stop_task(self, user_id: str, task_id: str, *, only_if_running: bool) -> bool:
         """Set the task's stop flag. With ``only_if_running``, only while it is registered."""
-        stopped: bool = await call_botocore(self._stop_task, user_id, task_id, only_if_running)
-        return stopped
-
-    def _stop_task(self, user_id: str, task_id: str, only_if_running: bool) -> bool:
         now_ms = str(int(self._clock() * 1000))
         try:
-            self._update(
+            await self._update(
                 user_id,
                 "SET #s.#task = :now",
                 {"#s": "s", "#task": task_id, **({"#g": "g"} if only_if_running else {})},
                 {":now": {"N": now_ms}},
                 condition="attribute_exists(#g.#task)" if only_if_running else None,
             )
-        except _ConditionFailed:
+        except ConditionFailed:
             return False
         return True
 
     async def stop_chat(self, user_id: str, chat_id: str) -> None:
         """Stops every generation of the chat that began before now, registered or not yet."""
         now_ms = str(int(self._clock() * 1000))
-        await call_botocore(
-            self._update,
+        await self._update(
             user_id,
             "SET #cs.#chat = :now",
             {"#cs": "cs", "#chat": chat_id},
@@ -249,9 +258,6 @@ class GenerationRegistry:
     # -- finish --------------------------------------------------------------------------
 
     async def finish(self, user_id: str, task_id: str, tokens: int, admission: Admission) -> None:
-        await call_botocore(self._finish, user_id, task_id, tokens, admission)
-
-    def _finish(self, user_id: str, task_id: str, tokens: int, admission: Admission) -> None:
         # No tombstone: the item must stay small however many generations a user runs (every
         # start reads it whole). A late stop of a saved chat turn is answered from Postgres.
         names = {**_NAMES, "#task": task_id}
@@ -266,20 +272,20 @@ class GenerationRegistry:
                 removals.append(f"#k{i}")
         remove = "REMOVE " + ", ".join(removals)
         if tokens <= 0:
-            self._update(user_id, remove, names, None)
+            await self._update(user_id, remove, names, None)
             return
         today = {"N": str(utc_day(self._clock()))}
         values = {":tok": {"N": str(tokens)}, ":today": today}
         try:
-            self._update(
+            await self._update(
                 user_id, f"ADD #tok :tok {remove}", names, values, condition="#day = :today"
             )
-        except _ConditionFailed:
-            self._update(user_id, f"SET #day = :today, #tok = :tok {remove}", names, values)
+        except ConditionFailed:
+            await self._update(user_id, f"SET #day = :today, #tok = :tok {remove}", names, values)
 
     # -- plumbing ------------------------------------------------------------------------
 
-    def _update(
+    async def _update(
         self,
         user_id: str,
         expression: str,
@@ -289,15 +295,12 @@ class GenerationRegistry:
         condition: str | None = None,
         returns: bool = False,
     ) -> dict[str, Any]:
-        """One UpdateItem; the item's attributes when ``returns``. ``_ConditionFailed`` when
+        """One UpdateItem; the item's attributes when ``returns``. ``ConditionFailed`` when
         ``condition`` failed.
 
         The item (and its maps) is created on first use: DynamoDB can't set a map entry
         inside a map that does not exist yet.
         """
-        from botocore.exceptions import ClientError
-
-        client = state_client(self._aws)
         used = f"{expression} {condition or ''}"
         request: dict[str, Any] = {
             "TableName": table_name(self._aws),
@@ -311,37 +314,35 @@ class GenerationRegistry:
             request["ExpressionAttributeValues"] = values
         if condition:
             request["ConditionExpression"] = condition
-        for attempt in range(2):
-            try:
-                return dict(client.update_item(**request).get("Attributes", {}))
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code")
-                if code == _CONDITION_FAILED:
-                    raise _ConditionFailed from None
-                if code != "ValidationException" or attempt:
-                    raise
-                self._create(user_id)
-        return {}
-
-    def _create(self, user_id: str) -> None:
-        from botocore.exceptions import ClientError
-
-        now = int(self._clock())
         try:
-            state_client(self._aws).put_item(
-                TableName=table_name(self._aws),
-                Item={
-                    **item_key(user_id),
-                    "g": {"M": {}},
-                    "s": {"M": {}},
-                    "cs": {"M": {}},
-                    "expires_at": {"N": str(now + _ITEM_TTL)},
-                },
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != _CONDITION_FAILED:
-                raise
+            response = await self._table.call("UpdateItem", request)
+        except ValidationFailed:
+            await self._create(user_id)
+            try:
+                response = await self._table.call("UpdateItem", request)
+            except ValidationFailed:
+                raise ServiceUnavailableError(
+                    "Shared state store refused the update; try again shortly.", retry_after=2
+                ) from None
+        return dict(response.get("Attributes", {}))
+
+    async def _create(self, user_id: str) -> None:
+        now = int(self._clock())
+        request = {
+            "TableName": table_name(self._aws),
+            "Item": {
+                **item_key(user_id),
+                "g": {"M": {}},
+                "s": {"M": {}},
+                "cs": {"M": {}},
+                "expires_at": {"N": str(now + _ITEM_TTL)},
+            },
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+        try:
+            await self._table.call("PutItem", request)
+        except ConditionFailed:
+            return  # a concurrent first call created it
 
 
 def _map(item: dict[str, Any], name: str) -> dict[str, Any]:

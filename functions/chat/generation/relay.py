@@ -1,7 +1,8 @@
 """The running generation: relays upstream tokens while stop, disconnect and time are watched.
 
-Three watchers run beside the relay and never block it: the stop watcher polls the registry
-every ``STRATUS_CHAT_POLL_INTERVAL`` (strongly consistent reads), the disconnect watcher waits
+Three watchers run beside the relay and never block it: the stop watcher waits on the
+registry's per-instance poller (one strongly consistent read of every running generation's
+flags each ``STRATUS_CHAT_POLL_INTERVAL``), the disconnect watcher waits
 for the client to leave, and the deadline timer fires before Lambda's time (or the generation
 cap) runs out. Whichever ends first decides the ``Ending``; closing the upstream connection
 is what makes Ollama stop using the GPU.
@@ -279,23 +280,10 @@ class GenerationResponse(Answer):
         return None
 
     async def _watch_stop(self) -> None:
+        # This instance's poller reads every running generation's flags in one call.
         ctx = self.ctx
         chat_id = ctx.turn.chat_id if ctx.turn else None
-        failures = 0
-        while True:
-            await asyncio.sleep(self.settings.poll_interval)
-            try:
-                if await self.registry.stop_requested(
-                    ctx.user_id, ctx.task_id, chat_id, ctx.requested_at_ms
-                ):
-                    return
-                failures = 0
-            except Exception:  # a failed poll must never end the stream
-                failures += 1
-                if failures == 1 or failures % 20 == 0:
-                    get_logger().warning(
-                        "stop poll failed; the stream goes on", extra={"task_id": ctx.task_id}
-                    )
+        await self.registry.stopped(ctx.user_id, ctx.task_id, chat_id, ctx.requested_at_ms)
 
     async def _watch_deadline(self) -> None:
         now = time.time()

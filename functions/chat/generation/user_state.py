@@ -13,10 +13,10 @@ instead of one write per concern. Layout (short attribute names keep the item sm
   still wins;
 - ``expires_at``: for DynamoDB's TTL sweeper only (two days after the last activity).
 
-The hot path talks to DynamoDB through the botocore client that pynamodb builds for the table
-(its timeouts, retries and endpoint), with fixed expressions: every call is one request and
-no expression is built per call. pynamodb's own expression layer cost about 0.7 ms of CPU per
-call on top of botocore's, in a budget of about 10 ms per streamed answer.
+The hot path talks to DynamoDB from the event loop through ``stratus.ephemeral.aio`` (aiodynamo
+over aiohttp), with fixed expressions: every call is one request and no expression is built
+per call. botocore, through a worker thread, cost about four times the CPU per call (measured:
+``tests/benchmarks/bench_hotpath.py``); pynamodb's expression layer cost 0.7 ms more on top.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from stratus.ephemeral.clients import build_client, drop_client
-from stratus.ephemeral.table import ephemeral_model
+from stratus.ephemeral.aio import AsyncTable
 from stratus.lifecycle import Resource
 from stratus.settings import AwsSettings, aws_settings
 
@@ -40,40 +39,26 @@ def item_key(user_id: str) -> dict[str, Any]:
     return {"pk": {"S": state_key(user_id)}, "sk": {"S": SORT_KEY}}
 
 
-def state_client(settings: AwsSettings | None = None, *, retries: int = 2) -> Any:
-    """The table's botocore client. Stop polls use ``retries=0``: botocore backs off for
-    seconds between retries of a throttled call, while the watcher simply polls again one
-    interval later."""
-    return build_client(_model_for(settings or aws_settings(), retries))
+def state_table(settings: AwsSettings | None = None) -> AsyncTable:
+    """The table's async client for these settings (one per distinct settings value)."""
+    return _table_for(settings or aws_settings())
 
 
 @functools.cache
-def _model_for(resolved: AwsSettings, retries: int) -> Any:
-    from stratus.ephemeral.meta import table_meta
-
-    base = ephemeral_model(resolved)
-
-    # A model per retry policy: pynamodb keeps one connection (one botocore client) per class.
-    class ChatState(base):  # type: ignore[valid-type, misc]
-        Meta = table_meta(resolved, retries=retries)
-        # Its own connection: inherited, the base model's (its retry policy) would be reused.
-        _connection = None
-
-    return ChatState
+def _table_for(resolved: AwsSettings) -> AsyncTable:
+    return AsyncTable(resolved)
 
 
-async def prepare_state_clients() -> None:
-    """Both clients, built at init (``stratus.ephemeral.clients``): no connection yet."""
-    for retries in (2, 0):
-        state_client(retries=retries)
+async def prepare_state_table() -> None:
+    """Built at init: aiodynamo and aiohttp imported, credentials resolved; no connection."""
+    state_table().prepare()
 
 
-async def reset_state_clients() -> None:
-    for retries in (2, 0):
-        drop_client(_model_for(aws_settings(), retries))
+async def reset_state_table() -> None:
+    await state_table().reset()
 
 
-STATE_CLIENTS = Resource("chat-state", prepare_state_clients, reset_state_clients)
+STATE_CLIENTS = Resource("chat-state", prepare_state_table, reset_state_table)
 
 
 def table_name(settings: AwsSettings | None = None) -> str:

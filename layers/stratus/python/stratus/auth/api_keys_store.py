@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stratus.auth.principal import Principal, Role, Via
-from stratus.db import connection
+from stratus.db import autocommit
 
 _RESOLVE = """
 SELECT k.id, u.id, u.email, u.name, u.role,
@@ -15,7 +15,8 @@ WHERE k.key_hash = %s AND (k.expires_at IS NULL OR k.expires_at > now())
 
 class ApiKeysStore:
     async def resolve(self, key_hash: str) -> Principal | None:
-        async with connection() as conn:
+        # Autocommit: the lookup is one round trip; the occasional last-use write stands alone.
+        async with autocommit() as conn:
             cursor = await conn.execute(_RESOLVE, (key_hash,))
             row = await cursor.fetchone()
             if row is None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from stratus.auth.principal import Principal, Role, Via
 from stratus.auth.tokens import Claims
-from stratus.db import connection
+from stratus.db import autocommit, connection
 
 _RESOLVE = """
 SELECT u.id, u.email, u.name, u.role
@@ -38,7 +38,9 @@ class SessionsStore:
             )
 
     async def resolve(self, claims: Claims) -> Principal | None:
-        async with connection() as conn:
+        # Every authenticated request runs this one read: in autocommit it is one round trip,
+        # not three (BEGIN, SELECT, COMMIT).
+        async with autocommit() as conn:
             cursor = await conn.execute(
                 _RESOLVE, (claims.session_id, claims.user_id, claims.token_version)
             )

@@ -78,6 +78,24 @@ async def connection(*, wait_seconds: float | None = None) -> AsyncIterator[Asyn
         ) from None
 
 
+@asynccontextmanager
+async def autocommit(*, wait_seconds: float | None = None) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection in autocommit: each statement is its own transaction and psycopg
+    sends no ``BEGIN``/``COMMIT``, so a one-statement call is one network round trip.
+
+    Autocommit is psycopg's client-side switch, not a session setting (RDS Proxy sees nothing);
+    it is put back before the connection returns to the pool, so ``connection()`` stays
+    transactional for every other caller.
+    """
+    async with connection(wait_seconds=wait_seconds) as conn:
+        await conn.set_autocommit(True)
+        try:
+            yield conn
+        finally:
+            if not conn.closed:
+                await conn.set_autocommit(False)
+
+
 async def close_pool() -> None:
     """Close the running loop's pool and forget it: the next use builds a new one."""
     pool = _pool.current()

@@ -37,6 +37,10 @@ async def close_resources() -> None:
         from stratus.retrieval.openai_http import close_openai_http
 
         await close_openai_http()
+    if "stratus.ephemeral.aio" in sys.modules:
+        from stratus.ephemeral.aio import close_tables
+
+        await close_tables()
     if "stratus.db.pool" in sys.modules:
         from stratus.db import close_pool
 
