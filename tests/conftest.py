@@ -6,7 +6,7 @@ running local stack never share state.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -37,8 +37,23 @@ UNREACHABLE_MODEL_HOST = "http://127.0.0.1:9"
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The browser tests run last, whatever the order asked for: their session-wide Playwright
-    driver keeps an event loop in the main thread, which async tests after it could not start."""
+    driver keeps an event loop in the main thread, which async tests after it could not start.
+    Every async test closes what it built on its loop (``_close_loop_resources``)."""
     items.sort(key=lambda item: "tests/browser/" in item.nodeid.replace("\\", "/"))
+    for item in items:
+        if item.get_closest_marker("anyio") is not None and isinstance(item, pytest.Function):
+            item.fixturenames.append("_close_loop_resources")
+
+
+@pytest.fixture
+async def _close_loop_resources() -> AsyncIterator[None]:
+    """A test that used a store directly (not through an app) built a Postgres pool or HTTP
+    clients on its own event loop; close them with it, as an app's shutdown does, or every such
+    test leaves connections open until Postgres runs out of them."""
+    yield
+    from stratus.web.plugin import close_resources
+
+    await close_resources()
 
 
 @pytest.fixture

@@ -43,7 +43,10 @@ async def _model_host() -> None:
     from stratus.modelhost import get_model_host
 
     host = await get_model_host()
-    if host.waker is not None and host.waker.waking:
+    if host.waker is None:
+        await host.version()
+        return
+    if host.waker.waking:
         raise DependencyState("starting")
     try:
         # Half the budget, so that the controller can still be asked within it.

@@ -29,6 +29,7 @@ from aiodynamo.models import RetryConfig, RetryTimeout
 
 from stratus.errors import ServiceUnavailableError
 from stratus.observability import get_logger
+from stratus.observability.tracing import span
 from stratus.settings import AwsSettings, aws_settings
 
 if TYPE_CHECKING:
@@ -161,7 +162,8 @@ class AsyncTable:
         from aiodynamo.errors import AIODynamoError, ConditionalCheckFailed, ValidationException
 
         try:
-            return await self._client(attempts).send_request(action=action, payload=payload)
+            with span(f"dynamodb.{action}"):
+                return await self._client(attempts).send_request(action=action, payload=payload)
         except ConditionalCheckFailed:
             raise ConditionFailed from None
         except ValidationException:
