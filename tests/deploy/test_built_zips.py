@@ -51,8 +51,9 @@ from tests.support.services import server_data_dir
 REMOVED_IN_312 = ("distutils", "imp", "asynchat", "asyncore", "smtpd")
 # The distributions whose arm64 native files are replaced by this machine's for these tests.
 NATIVE = {
-    "aiohttp", "argon2-cffi-bindings", "cffi", "frozenlist", "httptools", "lxml", "markupsafe",
-    "msgspec", "multidict", "propcache", "psycopg-binary", "pyyaml", "uvloop", "yarl",
+    "aiohttp", "argon2-cffi-bindings", "cffi", "charset-normalizer", "frozenlist", "httptools",
+    "lxml", "markupsafe", "msgspec", "multidict", "propcache", "protobuf", "psycopg-binary",
+    "pyyaml", "uvloop", "yarl",
 }  # fmt: skip
 
 IMPORT_EVERYTHING = r"""
