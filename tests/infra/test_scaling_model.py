@@ -39,7 +39,9 @@ async def default_model_stack(auth_env: dict[str, str]) -> AsyncIterator[ChatSta
             yield stack
 
 
-def _emf(process: AppProcess, count: int) -> list[dict[str, Any]]:
+def _emf(process: AppProcess, count: int, metric: str) -> list[dict[str, Any]]:
+    """The EMF records with ``metric``, once ``count`` are in the log (a generation's record is
+    written after its client has the whole answer) or after 5 s."""
     deadline = time.monotonic() + 5
     while True:
         records = []
@@ -48,7 +50,7 @@ def _emf(process: AppProcess, count: int) -> list[dict[str, Any]]:
                 item = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(item, dict) and "_aws" in item:
+            if isinstance(item, dict) and "_aws" in item and metric in item:
                 records.append(item)
         if len(records) >= count or time.monotonic() > deadline:
             return records
@@ -69,8 +71,7 @@ async def test_the_default_scaling_model_is_the_dimension_chat_emits(
                         "/v1/chat/completions", json=body, headers=user.headers
                     )
                     assert response.status_code == 200, response.text
-        records = _emf(process, 4)
-    completions = [r for r in records if "Completions" in r]
+        completions = _emf(process, 4, "Completions")
     assert len(completions) == 4
     assert {r["model"] for r in completions} == {default}
     assert default == "llama3.2:latest"

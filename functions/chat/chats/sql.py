@@ -180,6 +180,17 @@ WHERE q.id = %(question)s AND q.user_id = %(user_id)s AND q.role = 'user'
 
 MESSAGE_ROLE = "SELECT role FROM messages WHERE id = %s AND chat_id = %s AND user_id = %s"
 
+# Before a turn is recorded, in one indexed read: is the chat the caller's (a row, or none),
+# the role of the message it hangs under (``parent_id``), and has the turn's ``id`` been seen.
+TURN_CHECK = """
+SELECT (SELECT role FROM messages
+        WHERE id = %(parent_id)s AND chat_id = %(chat_id)s AND user_id = %(user_id)s),
+       EXISTS (SELECT 1 FROM messages
+               WHERE chat_id = %(chat_id)s AND user_id = %(user_id)s
+                 AND client_id = %(client_id)s)
+FROM chats WHERE id = %(chat_id)s AND user_id = %(user_id)s
+"""
+
 # A person's edit of one message's text (Open WebUI's "edit" on a question or an answer). An
 # answer still being written is left alone: its writer would overwrite the edit. Reports
 # whether the chat is the caller's, whether the message is in it and whether it was changed.

@@ -265,6 +265,23 @@ class ChatsStore:
         async with autocommit(wait_seconds=self.stale_after) as conn:
             await conn.execute(sql.DISCARD_TURN, params)
 
+    async def turn_check(
+        self, chat_id: str, user_id: str, parent_id: str | None, client_id: str | None
+    ) -> tuple[str | None, bool] | None:
+        """None when the chat is not the caller's; else the role of ``parent_id`` (None if it
+        is not in the chat) and whether a message with ``client_id`` exists already."""
+        params = {
+            "chat_id": chat_id,
+            "user_id": user_id,
+            "parent_id": parent_id,
+            "client_id": client_id,
+        }
+        rows = await _rows(sql.TURN_CHECK, params)
+        if not rows:
+            return None
+        role, seen = rows[0]
+        return (str(role) if role is not None else None), bool(seen)
+
     async def message_role(self, chat_id: str, user_id: str, message_id: str) -> str | None:
         rows = await _rows(sql.MESSAGE_ROLE, (message_id, chat_id, user_id))
         return str(rows[0][0]) if rows else None

@@ -321,31 +321,41 @@ class GenerationResponse(Answer):
         )
 
     async def _conclude(self, outcome: Outcome) -> None:
+        """A stream's answer ends first (``[DONE]``); then the turn's final save and the
+        registry's finish run together, and only then does the response end: the Lambda Web
+        Adapter freezes the process when it does, and no write may be pending then. A whole
+        (non-streamed) answer is sent once it is saved, so a client that reads the chat back
+        after it finds it as answered."""
         ctx, translator = self.ctx, self.translator
-        if outcome.ending is Ending.ERROR:
+        send = self._send
+        assert send is not None
+        if ctx.stream and outcome.ending is Ending.ERROR:
             await self._emit(
                 self.wire.error(outcome.error or "The model host failed.", outcome.error_code)
             )
-        else:
-            await self._emit(self.wire.closing(outcome.ending, translator, ctx.include_usage))
+        elif ctx.stream:
+            closing = self.wire.closing(outcome.ending, translator, ctx.include_usage)
+            await self._emit(closing + self.wire.tail(outcome.ending))
         if self._checkpointing is not None:
             await asyncio.gather(self._checkpointing, return_exceptions=True)
-        if ctx.turn is not None:
-            await _quietly(self.persistence.finish(ctx.turn, translator, outcome), "saving failed")
         tokens = translator.usage().get("total_tokens", 0)
-        await _quietly(
-            self.registry.finish(ctx.user_id, ctx.task_id, tokens, ctx.admission),
-            "registry finish failed",
-        )
+        writes = [
+            _quietly(
+                self.registry.finish(ctx.user_id, ctx.task_id, tokens, ctx.admission),
+                "registry finish failed",
+            )
+        ]
+        if ctx.turn is not None:
+            writes.append(
+                _quietly(self.persistence.finish(ctx.turn, translator, outcome), "saving failed")
+            )
+        await asyncio.gather(*writes)
         ttft = None
         if self._first_token_at is not None:
             ttft = self._first_token_at - ctx.started
         self.report(ctx, translator, outcome, ttft)
-        send = self._send
-        assert send is not None
         if ctx.stream:
-            tail = b"" if self._client_gone else self.wire.tail(outcome.ending)
-            await send({"type": "http.response.body", "body": tail, "more_body": False})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
         else:
             await self._send_whole(send, outcome)
 

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -93,6 +93,8 @@ class Launch:
     turn: Turn | None
     info: RequestInfo
     translator_errors: tuple[type[Exception], ...]
+    # The turn's insert, still running: it overlaps the upstream request (``turn`` once done).
+    beginning: asyncio.Task[Turn] | None = None
 
 
 class GenerationService:
@@ -128,36 +130,46 @@ class GenerationService:
             path, body, translator = self._translate(host, choice, model_req, task_id, created)
             translator.sources = sources
             translator.prompt_estimate = request_prompt_tokens(model_req)
-            turn = None
+            turn, beginning = None, None
             if req.chat_id:
-                try:
-                    turn = await self.turns.begin(principal, req, task_id)
-                except ReplayTurnError as replay:
-                    await self._withdraw(principal, task_id, admitting)
-                    return replay_response(req, replay, created)
+                plan = await self.turns.check(principal, req)
+                if plan.seen:
+                    # A retry: settle the replay before anything reaches the model host.
+                    try:
+                        turn = await self.turns.begin(principal, req, task_id, plan)
+                    except ReplayTurnError as replay:
+                        await self._withdraw(principal, task_id, admitting)
+                        return replay_response(req, replay, created)
+                else:
+                    # Ownership is settled: the insert runs while the upstream request opens.
+                    beginning = asyncio.create_task(self.turns.begin(principal, req, task_id, plan))
         except BaseException:
             await self._withdraw(principal, task_id, admitting)
             raise
-        return await self.launch(
-            Launch(
-                principal=principal,
-                choice=choice,
-                path=path,
-                body=_encode(body),
-                translator=translator,
-                wire=SSEWire(),
-                # The catalog's id, not the client's spelling: metrics and logs name one model
-                # one way (GpuScalingModel watches that series).
-                model_name=choice.model.id,
-                stream=bool(req.stream),
-                include_usage=bool(req.stream_options and req.stream_options.include_usage),
-                task_id=task_id,
-                turn=turn,
-                info=info,
-                translator_errors=(UpstreamStreamError,),
-            ),
-            admitting,
-        )
+        try:
+            return await self.launch(
+                Launch(
+                    principal=principal,
+                    choice=choice,
+                    path=path,
+                    body=_encode(body),
+                    translator=translator,
+                    wire=SSEWire(),
+                    # The catalog's id, not the client's spelling: metrics and logs name one
+                    # model one way (GpuScalingModel watches that series).
+                    model_name=choice.model.id,
+                    stream=bool(req.stream),
+                    include_usage=bool(req.stream_options and req.stream_options.include_usage),
+                    task_id=task_id,
+                    turn=turn,
+                    info=info,
+                    translator_errors=(UpstreamStreamError,),
+                    beginning=beginning,
+                ),
+                admitting,
+            )
+        except ReplayTurnError as replay:  # a concurrent retry recorded the same turn first
+            return replay_response(req, replay, created)
 
     async def _withdraw(
         self, principal: Principal, task_id: str, admitting: asyncio.Task[Admission]
@@ -199,7 +211,6 @@ class GenerationService:
             )
             return upstream, await self._first_lines(upstream, spec)
 
-        pending = None
         try:
             admission = await admitting
             if not admission.allowed:
@@ -208,25 +219,17 @@ class GenerationService:
                 self.refusals.remember(spec.principal.user_id, refused)
                 raise refused
             # Admitted: from here on this request may wake a sleeping host (matrix row 36).
-            waker = host.waker_for(spec.choice.upstream)
-            holds_stream = waker is not None and spec.stream and bool(spec.wire.heartbeat)
-            if waker is not None and waker.waking and holds_stream:
-                upstream, lines = None, None
-                pending = self._pending(host, waker, spec, open_upstream)
-            else:
+            opening = asyncio.create_task(self._open(host, spec, open_upstream, resources))
+            if spec.beginning is not None:
                 try:
-                    upstream, lines = await open_upstream()
-                except ModelHostUnavailableError:
-                    await resources.aclose()
-                    if waker is None or await waker.hold_state() is None:
-                        raise
-                    if holds_stream:
-                        upstream, lines = None, None
-                        pending = self._pending(host, waker, spec, open_upstream)
-                    else:
-                        await host.hold(waker, host.host_settings.hold_seconds)
-                        upstream, lines = await open_upstream()
+                    spec = replace(spec, turn=await spec.beginning, beginning=None)
+                except BaseException:
+                    opening.cancel()
+                    await asyncio.gather(opening, return_exceptions=True)
+                    raise
+            upstream, lines, pending = await opening
         except BaseException as exc:
+            spec = await _settled(spec)
             await resources.aclose()
             await self._abandon(spec, exc)
             raise
@@ -258,6 +261,31 @@ class GenerationService:
             wire=spec.wire,
             pending=pending,
         )
+
+    async def _open(
+        self,
+        host: ModelHost,
+        spec: Launch,
+        open_upstream: Callable[[], Awaitable[tuple[aiohttp.ClientResponse, UpstreamLines]]],
+        resources: AsyncExitStack,
+    ) -> tuple[aiohttp.ClientResponse | None, UpstreamLines | None, PendingHost | None]:
+        """The upstream opened and answering; or, for a host that sleeps or wakes, a stream
+        held with heartbeats (``PendingHost``), or a short hold and one more try."""
+        waker = host.waker_for(spec.choice.upstream)
+        holds_stream = waker is not None and spec.stream and bool(spec.wire.heartbeat)
+        if waker is not None and waker.waking and holds_stream:
+            return None, None, self._pending(host, waker, spec, open_upstream)
+        try:
+            upstream, lines = await open_upstream()
+        except ModelHostUnavailableError:
+            await resources.aclose()
+            if waker is None or await waker.hold_state() is None:
+                raise
+            if holds_stream:
+                return None, None, self._pending(host, waker, spec, open_upstream)
+            await host.hold(waker, host.host_settings.hold_seconds)
+            upstream, lines = await open_upstream()
+        return upstream, lines, None
 
     @staticmethod
     def _pending(
@@ -385,6 +413,14 @@ class GenerationService:
             await self.registry.finish(spec.principal.user_id, spec.task_id, 0, Admission(True))
         except ServiceUnavailableError:
             get_logger().warning("registry clean-up failed", extra={"task_id": spec.task_id})
+
+
+async def _settled(spec: Launch) -> Launch:
+    """``spec`` with its turn, once the insert that was still running has ended."""
+    if spec.beginning is None:
+        return spec
+    (begun,) = await asyncio.gather(spec.beginning, return_exceptions=True)
+    return replace(spec, turn=begun if isinstance(begun, Turn) else None, beginning=None)
 
 
 def _headers(task_id: str, turn: Turn | None) -> list[tuple[bytes, bytes]]:

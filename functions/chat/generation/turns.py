@@ -18,6 +18,7 @@ The new question is the request's last message, which must be the user's.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from functions.chat.chats.records import NewUserMessage, TurnResult, TurnStart
@@ -63,26 +64,49 @@ def _question(req: ChatCompletionRequest) -> NewUserMessage:
     return NewUserMessage(text_of(last.content), parts, req.user_message_id)
 
 
+@dataclass(frozen=True, slots=True)
+class TurnPlan:
+    """What ``TurnKeeper.check`` settled: the new question (or None: the turn regenerates the
+    answer to its parent, a question), and whether its ``id`` was seen before (a retry: record
+    it before asking the model, so a replay never reaches the upstream)."""
+
+    question: NewUserMessage | None  # None: regenerate the answer to ``parent_id``
+    seen: bool
+
+
 class TurnKeeper:
     """The engine's side of the chats store: begin, checkpoint, finish, discard."""
 
     def __init__(self, store: ChatsStore) -> None:
         self.store = store
 
-    async def begin(self, principal: Principal, req: ChatCompletionRequest, task_id: str) -> Turn:
+    async def check(self, principal: Principal, req: ChatCompletionRequest) -> TurnPlan:
+        """Settle, in one read and before any upstream call, what may refuse the turn: someone
+        else's chat or an unknown parent is a 404 (matrix row 1)."""
         assert req.chat_id is not None
         if req.at_root and req.parent_id is not None:
             raise ValidationError(
                 "at_root starts a branch at the top of the chat: send it without parent_id.",
                 param="at_root",
             )
-        regenerate = False
-        if req.parent_id is not None:
-            role = await self.store.message_role(req.chat_id, principal.user_id, req.parent_id)
-            if role is None:
-                # Unknown chat or unknown message: the same 404, before any upstream call.
-                raise NotFoundError("Chat or parent message not found.", param="parent_id")
-            regenerate = role == "user"
+        found = await self.store.turn_check(req.chat_id, principal.user_id, req.parent_id, req.id)
+        if found is None or (req.parent_id is not None and found[0] is None):
+            # Unknown chat or unknown message: the same 404, before any upstream call.
+            raise NotFoundError("Chat or parent message not found.", param="parent_id")
+        role, seen = found
+        return TurnPlan(question=None if role == "user" else _question(req), seen=seen)
+
+    async def begin(
+        self,
+        principal: Principal,
+        req: ChatCompletionRequest,
+        task_id: str,
+        plan: TurnPlan | None = None,
+    ) -> Turn:
+        """Record the turn (``plan`` from ``check``, which this runs itself when not given)."""
+        assert req.chat_id is not None
+        if plan is None:
+            plan = await self.check(principal, req)
         begun = await self.store.begin_turn(
             TurnStart(
                 user_id=principal.user_id,
@@ -90,7 +114,7 @@ class TurnKeeper:
                 model=req.model,
                 task_id=task_id,
                 assistant_client_id=req.id,
-                user_message=None if regenerate else _question(req),
+                user_message=plan.question,
                 parent_id=req.parent_id,
                 at_root=req.at_root,
             )

@@ -47,7 +47,9 @@ const HOST_DID_NOT_START = "The model host did not start in time. Try again in a
 // Sends the request and reports progress through the callbacks:
 //   onStart({taskId, messageId, userMessageId}), onText(delta), onSources(sources),
 //   onHostStarting() (a ": model host starting" comment before the first token)
-// Resolves with {finishReason} on [DONE]. Rejects with ApiError before the stream (429, 503...),
+// Resolves with {finishReason} once the body ends after [DONE]: the server sends [DONE] as soon
+// as the answer ends and closes the body once the answer is saved, so a chat read back after
+// this resolves has the answer as saved. Rejects with ApiError before the stream (429, 503...),
 // StreamError when the server reports an error mid-stream, or ApiError(0) if the connection drops.
 export async function streamCompletion(request, { signal, onStart, onText, onSources, onHostStarting }) {
   const response = await send("POST", "/api/chat/completions", { ...request, stream: true }, { signal });
@@ -58,9 +60,14 @@ export async function streamCompletion(request, { signal, onStart, onText, onSou
     userMessageId: response.headers.get("x-stratus-user-message-id"),
   });
   let finishReason = null;
+  let done = false;
   try {
     for await (const event of sseEvents(response.body)) {
-      if (event === "[DONE]") return { finishReason };
+      if (done) continue;
+      if (event === "[DONE]") {
+        done = true;
+        continue;
+      }
       if (event.comment !== undefined) {
         if (event.comment.startsWith("model host starting")) onHostStarting?.();
         continue;
@@ -79,8 +86,11 @@ export async function streamCompletion(request, { signal, onStart, onText, onSou
     }
   } catch (error) {
     if (error instanceof StreamError || error.name === "AbortError") throw error;
+    // Cut after [DONE]: the answer was whole; the chat read back shows how it was saved.
+    if (done) return { finishReason };
     throw new ApiError(0, NETWORK_MESSAGE);
   }
+  if (done) return { finishReason };
   // The body ended without [DONE] and without an error event: the connection was cut.
   throw new ApiError(0, "The connection was lost before the answer finished.");
 }
