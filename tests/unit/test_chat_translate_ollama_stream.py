@@ -324,6 +324,8 @@ def test_nul_is_stripped_from_relayed_text():
         b'{"done": "yes"}',
         b'{"message": {"tool_calls": [{"function": "f"}]}}',
         b"\xff\xfe garbage",
+        # Nested past what any recursive decoder follows: RecursionError, not a 500.
+        b'{"x": ' + b"[" * 5000 + b"]" * 5000 + b', "done": false}',
     ],
 )
 def test_bad_json_or_a_wrong_shape_is_an_upstream_stream_error(bad):

@@ -252,6 +252,7 @@ def test_an_error_event_is_an_upstream_stream_error():
         b'{"choices": "x"}',
         b'{"choices": [{"delta": {"content": 1}}]}',
         b'{"choices": [{"index": "0"}]}',
+        b'{"x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
     ],
 )
 def test_bad_json_or_shape_is_refused(bad):

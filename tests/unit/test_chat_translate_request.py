@@ -213,7 +213,10 @@ def test_more_than_one_choice_is_refused_before_translation():
     assert caught.value.param == "n"
 
 
-@pytest.mark.parametrize("arguments", ["{not json", "[1, 2]", '"a string"', "42"])
+@pytest.mark.parametrize(
+    "arguments",
+    ["{not json", "[1, 2]", '"a string"', "42", '{"a": ' + "[" * 5000 + "]" * 5000 + "}"],
+)
 def test_tool_call_arguments_must_be_a_json_object(arguments):
     messages = [
         USER,

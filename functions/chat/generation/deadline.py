@@ -25,7 +25,7 @@ def lambda_deadline(
         return None
     try:
         context = _decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
     if not isinstance(context, dict):
         return None

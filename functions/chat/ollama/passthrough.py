@@ -30,7 +30,7 @@ class NDJSONPassthrough:
     def feed(self, line: bytes) -> list[bytes]:
         try:
             item = _decode(line)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             raise PassthroughError("The model host sent a line that is not JSON.") from None
         if not isinstance(item, dict):
             raise PassthroughError("The model host sent a line that is not a JSON object.")

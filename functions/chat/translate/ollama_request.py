@@ -191,7 +191,7 @@ def _arguments(text: str, field: str) -> dict[str, Any]:
         return {}  # Some clients send "" for a call without arguments.
     try:
         return _decode_arguments(text)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         raise BadRequestError(
             f"Invalid request: {field}: must be a JSON object encoded as a string.",
             param=field,

@@ -55,7 +55,7 @@ class OllamaChatStream(ChatStream):
             return []
         try:
             item = _decode(line)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, RecursionError) as exc:
             if not line.strip():
                 return []
             raise errors.malformed(str(exc)) from None

@@ -126,7 +126,7 @@ class OpenAIChatStream(ChatStream):
             return []
         try:
             event = _decode(data)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, RecursionError) as exc:
             if not data.strip():
                 return []
             raise errors.malformed(str(exc)) from None

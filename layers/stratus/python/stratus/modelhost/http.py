@@ -141,7 +141,8 @@ class UpstreamHTTP:
         raw = await self.read(upstream, method, path, payload, max_bytes=max_bytes)
         try:
             return _decode(raw)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
+            # RecursionError: nested past what a decoder follows (a hostile or broken host).
             raise UpstreamError("The model host sent a response that is not JSON.") from None
 
     async def _status_error(
