@@ -14,6 +14,7 @@ from functions.chat.embeddings.schemas import (
 )
 from functions.chat.generation.metered import metered
 from functions.chat.generation.registry import GenerationRegistry
+from functions.chat.translate import usage_estimate
 from stratus.auth import Principal
 from stratus.errors import BadRequestError
 from stratus.modelhost import get_model_host
@@ -38,10 +39,12 @@ class EmbeddingsService:
             raise BadRequestError("input must not contain empty strings.", param="input")
         async with metered(self.registry, self.settings, principal, req.model) as meter:
             result = await host.embed(choice, texts)
-            meter.tokens = result.prompt_tokens
+            # An upstream that reports no count still spends the budget: estimated from input.
+            tokens = result.prompt_tokens or usage_estimate.prompt_tokens(texts)
+            meter.tokens = tokens
         as_wire = _base64 if req.encoding_format == "base64" else None
         return EmbeddingsResponse(
             data=[Embedding(i, as_wire(v) if as_wire else v) for i, v in enumerate(result.vectors)],
             model=req.model,
-            usage=Usage(result.prompt_tokens, result.prompt_tokens),
+            usage=Usage(tokens, tokens),
         )

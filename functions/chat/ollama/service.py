@@ -156,9 +156,12 @@ class OllamaProxy:
                 ),
             )
             try:
-                meter.tokens = _decode_count(raw).prompt_eval_count or 0
-            except msgspec.DecodeError:
+                counted = _decode_count(raw).prompt_eval_count
+            except (msgspec.DecodeError, RecursionError):
                 raise UpstreamError("The model host sent a response that is not JSON.") from None
+            # The legacy /api/embeddings reports no count: what was embedded is estimated, so
+            # the budget still sees it (matrix row 33).
+            meter.tokens = counted or usage_estimate.prompt_tokens(_embedded_texts(request))
         return raw
 
     async def generate(
@@ -190,3 +193,9 @@ class OllamaProxy:
                 translator_errors=(PassthroughError,),
             )
         )
+
+
+def _embedded_texts(request: EmbedRequest | EmbeddingsRequest) -> list[str]:
+    if isinstance(request, EmbeddingsRequest):
+        return [request.prompt]
+    return [request.input] if isinstance(request.input, str) else list(request.input)
