@@ -6,6 +6,7 @@ running local stack never share state.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -41,7 +42,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     Every async test closes what it built on its loop (``_close_loop_resources``)."""
     items.sort(key=lambda item: "tests/browser/" in item.nodeid.replace("\\", "/"))
     for item in items:
-        if item.get_closest_marker("anyio") is not None and isinstance(item, pytest.Function):
+        if not isinstance(item, pytest.Function) or not inspect.iscoroutinefunction(item.obj):
+            continue  # a sync test has no loop of its own to clean up
+        if item.get_closest_marker("anyio") is not None:
             item.fixturenames.append("_close_loop_resources")
 
 

@@ -17,7 +17,7 @@ from tests.support.proxy import REPO
 
 def _dry_run(venv: Path, *targets: str) -> list[str]:
     result = subprocess.run(
-        ["make", "--dry-run", f"VENV={venv}", *targets],
+        ["make", "--dry-run", "--no-print-directory", f"VENV={venv}", *targets],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -28,7 +28,7 @@ from stratus.settings import web_settings
 from stratus.web.access import Access, access
 
 
-class DependencyState(Exception):  # noqa: N818: a state a probe reports, not an error
+class DependencyState(Exception):  # a state a probe reports, not an error
     """A dependency that is neither ok nor failing, in its probe's own word: a model host that
     sleeps or is waking (scale-to-zero) is ``asleep`` or ``starting``."""
 
