@@ -20,9 +20,8 @@ from functions.auth.app import create_app as create_auth_app
 from functions.chat.app import create_app as create_chat_app
 from functions.rag.app import create_app as create_rag_app
 from local.composed import create_local_app
-from local.lambda_bridge import create_lambda_mode_app
 from tests.support.auth import unique_email
-from tests.support.live_server import live_server
+from tests.support.live_server import live_server, served_api
 from tests.support.log_capture import remember
 from tests.support.rag import stored_objects
 
@@ -38,16 +37,8 @@ BOUNDARY = "stratusb0undary"
 @pytest.fixture(params=["composed", "lambda-mode"])
 def base_url(request, auth_env) -> Iterator[str]:
     """The whole API over real HTTP: in-process, and with each function behind its handler."""
-    if request.param == "composed":
-        with live_server(create_local_app()) as server:
-            yield server.base_url
-        return
-    bridge = create_lambda_mode_app()
-    try:
-        with live_server(bridge) as server:
-            yield server.base_url
-    finally:
-        bridge.shutdown()
+    with served_api(request.param) as url:
+        yield url
 
 
 @pytest.mark.parametrize("path", ["/", "/healthz", "/readyz"])

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -29,9 +28,11 @@ from stratus.retrieval.vectors import vector_literal
 from stratus.settings import rag_settings
 from tests.support.auth import apply_env
 from tests.support.rag import (
+    bulk_load,
     db_rows,
     embedding_model,
     insert_ready_file,
+    points_around,
     rag_client,
     rag_env,
     users,
@@ -45,31 +46,6 @@ VISIBLE = 7_000  # below about 60% the planner sorts the visible chunks instead
 K = 10
 # What the retrieval service asks the vector side for, k=10 (CANDIDATES_PER_RESULT = 4).
 CANDIDATES = 40
-
-
-# The next two are test_rag_retrieval's, copied so that this file does not depend on a module
-# that is being rewritten (issue 19); fold them into tests/support/rag.py once both are in.
-def _around(center: list[float], spread: float, count: int, seed: int) -> list[list[float]]:
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    points = np.asarray(center) + rng.normal(0, spread, size=(count, len(center)))
-    points /= np.linalg.norm(points, axis=1, keepdims=True)
-    return points.tolist()  # type: ignore[no-any-return]
-
-
-def _bulk_load(load: Callable[[], None]) -> None:
-    """Load without the HNSW index and build it afterwards: maintaining the graph row by row
-    would take most of a minute. The index is the migration's, rebuilt."""
-    _, dimensions = embedding_model()
-    index = f"chunks_hnsw_{dimensions}"
-    definition = db_rows("SELECT indexdef FROM pg_indexes WHERE indexname = %s", index)[0][0]
-    db_rows(f"DROP INDEX {index}")
-    try:
-        load()
-    finally:
-        db_rows(definition)
-        db_rows("ANALYZE chunks")
 
 
 def _index_names(plan: Any) -> list[str]:
@@ -153,11 +129,11 @@ async def test_a_filtered_search_through_hnsw_returns_k(rag_client):
     def load() -> None:
         others = TOTAL - VISIBLE
         texts = [f"bob {i}" for i in range(others)]
-        insert_ready_file(bob.id, bobs, _around(target, 0.002, others, 1), texts, label)
+        insert_ready_file(bob.id, bobs, points_around(target, 0.002, others, 1), texts, label)
         texts = [f"alice {i}" for i in range(VISIBLE)]
-        insert_ready_file(alice.id, alices, _around(target, 0.2, VISIBLE, 2), texts, label)
+        insert_ready_file(alice.id, alices, points_around(target, 0.2, VISIBLE, 2), texts, label)
 
-    _bulk_load(load)
+    bulk_load(load)
     # GIVEN the planner walks the HNSW index for Alice's search
     assert f"chunks_hnsw_{dimensions}" in indexes_the_app_would_use(
         alice.id, alices, target, dimensions, label

@@ -11,9 +11,11 @@ from local.emulator.content import embed_text
 from stratus.observability import get_metrics
 from tests.support.auth import apply_env
 from tests.support.rag import (
+    bulk_load,
     db_rows,
     embedding_model,
     insert_ready_file,
+    points_around,
     rag_client,
     rag_env,
     upload,
@@ -200,29 +202,6 @@ async def test_chunks_of_another_model_give_a_clear_409(rag_client, emulator):
     assert emulator.stats.requests("POST /api/embed") == embeds
 
 
-def _around(center: list[float], spread: float, count: int, seed: int) -> list[list[float]]:
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    points = np.asarray(center) + rng.normal(0, spread, size=(count, len(center)))
-    points /= np.linalg.norm(points, axis=1, keepdims=True)
-    return points.tolist()  # type: ignore[no-any-return]
-
-
-def _bulk_load(load) -> None:
-    """Load without the HNSW index and build it afterwards, as a bulk load should: maintaining
-    the graph row by row would take most of a minute. The index is the migration's, rebuilt."""
-    _, dimensions = embedding_model()
-    index = f"chunks_hnsw_{dimensions}"
-    definition = db_rows("SELECT indexdef FROM pg_indexes WHERE indexname = %s", index)[0][0]
-    db_rows(f"DROP INDEX {index}")
-    try:
-        load()
-    finally:
-        db_rows(definition)
-        db_rows("ANALYZE chunks")
-
-
 async def test_a_filtered_search_returns_k_when_one_percent_is_visible(rag_client):
     """10k chunks, 100 of them Alice's. Bob's 9,900 sit right around the query, so the first
     neighbours HNSW finds are all his: a plain index scan filtered to Alice returns almost
@@ -237,11 +216,11 @@ async def test_a_filtered_search_returns_k_when_one_percent_is_visible(rag_clien
 
     def load() -> None:
         texts = [f"bob {i}" for i in range(9_900)]
-        insert_ready_file(bob.id, bobs, _around(target, 0.002, 9_900, 1), texts, label)
+        insert_ready_file(bob.id, bobs, points_around(target, 0.002, 9_900, 1), texts, label)
         texts = [f"alice {i}" for i in range(100)]
-        insert_ready_file(alice.id, alices, _around(target, 0.2, 100, 2), texts, label)
+        insert_ready_file(alice.id, alices, points_around(target, 0.2, 100, 2), texts, label)
 
-    _bulk_load(load)
+    bulk_load(load)
     exact = [
         row[0]
         for row in db_rows(

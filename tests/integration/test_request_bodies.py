@@ -12,9 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from local.lambda_bridge import create_lambda_mode_app
 from tests.handler.lambda_runtime import context_for, fresh_handler_module, load_event, runtime_loop
-from tests.support.live_server import live_server
+from tests.support.live_server import served_api
 
 __all__ = ["runtime_loop"]
 
@@ -32,18 +31,8 @@ def _detail(response: httpx.Response) -> str:
 @pytest.fixture(params=["composed", "lambda-mode"])
 def server_url(request, auth_env):
     """The same API served in-process and in Lambda mode, each by uvicorn on loopback."""
-    if request.param == "composed":
-        from local.composed import create_local_app
-
-        with live_server(create_local_app()) as server:
-            yield server.base_url
-        return
-    bridge = create_lambda_mode_app()
-    try:
-        with live_server(bridge) as server:
-            yield server.base_url
-    finally:
-        bridge.shutdown()
+    with served_api(request.param) as url:
+        yield url
 
 
 def test_invalid_utf8_is_400_json(server_url):

@@ -69,3 +69,22 @@ def live_server(app: Any, *, lifespan: Literal["auto", "on", "off"] = "on") -> I
         if thread.is_alive():
             server.force_exit = True
             thread.join(5)
+
+
+@contextmanager
+def served_api(mode: Literal["composed", "lambda-mode"]) -> Iterator[str]:
+    """The whole API over real HTTP, as ``make up`` serves it (``composed``: one process) or
+    with each function behind its Lambda handler (``lambda-mode``); yields its base URL."""
+    from local.composed import create_local_app
+    from local.lambda_bridge import create_lambda_mode_app
+
+    if mode == "composed":
+        with live_server(create_local_app()) as server:
+            yield server.base_url
+        return
+    bridge = create_lambda_mode_app()
+    try:
+        with live_server(bridge) as server:
+            yield server.base_url
+    finally:
+        bridge.shutdown()

@@ -4,7 +4,7 @@ model-host emulator, signed-in users, uploads and waiting for them to be ready."
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +163,27 @@ def insert_ready_file(
                 copy.write_row(
                     (file_id, user_id, position, text, vector_literal(vector), model, len(vector))
                 )
+
+
+def points_around(center: list[float], spread: float, count: int, seed: int) -> list[list[float]]:
+    """``count`` unit vectors scattered around ``center`` (a seeded, repeatable corpus)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    points = np.asarray(center) + rng.normal(0, spread, size=(count, len(center)))
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    return points.tolist()  # type: ignore[no-any-return]
+
+
+def bulk_load(load: Callable[[], None]) -> None:
+    """Load without the HNSW index and build it afterwards, as a bulk load should: maintaining
+    the graph row by row would take most of a minute. The index is the migration's, rebuilt."""
+    _, dimensions = embedding_model()
+    index = f"chunks_hnsw_{dimensions}"
+    definition = db_rows("SELECT indexdef FROM pg_indexes WHERE indexname = %s", index)[0][0]
+    db_rows(f"DROP INDEX {index}")
+    try:
+        load()
+    finally:
+        db_rows(definition)
+        db_rows("ANALYZE chunks")
