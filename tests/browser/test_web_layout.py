@@ -170,10 +170,18 @@ def test_the_scroll_position_holds_across_a_resize(open_context: Any, web_stack:
     send(page, "echo: " + paragraphs)
     wait_until_answered(page)
     messages = page.locator(".messages")
-    messages.evaluate("(el) => { el.scrollTop = el.scrollHeight / 2; }")
+    # The answer's 20th paragraph at the top (the question above is as long as the answer, so
+    # a fixed fraction of the height could land in either).
+    messages.evaluate(
+        """(el) => {
+          const target = [...el.querySelectorAll('p')]
+            .filter((p) => p.textContent.startsWith('Paragraph 20:')).pop();
+          el.scrollTop += target.getBoundingClientRect().top - el.getBoundingClientRect().top + 2;
+        }"""
+    )
     page.wait_for_timeout(200)
     before = _top_block(page)
-    assert before.startswith("Paragraph ")
+    assert before.startswith("Paragraph 20:")
     sizes: list[ViewportSize] = [
         {"width": 844, "height": 390},
         {"width": 1280, "height": 800},
