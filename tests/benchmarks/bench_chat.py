@@ -38,7 +38,11 @@ ROUNDS = int(os.environ.get("BENCH_CHAT_ROUNDS", "3"))
 # a same-run baseline for a change. Same database and DynamoDB; unset: not measured.
 BASELINE_TREE = os.environ.get("BENCH_CHAT_BASELINE_TREE", "")
 # Which tables to run: any of overhead, stop, dynamodb.
-PARTS = set(os.environ.get("BENCH_CHAT_PARTS", "overhead,stop,dynamodb").split(","))
+PARTS = set(os.environ.get("BENCH_CHAT_PARTS", "overhead,relay,stop,dynamodb").split(","))
+# The relay part: long answers, so that the per-token cost dominates the per-request one.
+RELAY_TOKENS = 256
+RELAY_STREAMS = 16
+RELAY_CONCURRENCY = 4
 STOPS = int(os.environ.get("BENCH_CHAT_STOPS", "25"))
 TOKEN_DELAY = 0.005
 # "You said:" and thirty words: a 32-token answer.
@@ -239,12 +243,13 @@ class Target:
     headers: dict[str, str]
     chats: list[str] | None = None
     model: str = "emulator-chat"
+    prompt: str = PROMPT
 
     def request(self, i: int) -> tuple[str, bytes, dict[str, str]]:
         body: dict[str, Any] = {
             "model": self.model,
             "stream": True,
-            "messages": [{"role": "user", "content": PROMPT}],
+            "messages": [{"role": "user", "content": self.prompt}],
         }
         if self.chats:
             body["chat_id"] = self.chats.pop()
@@ -565,6 +570,38 @@ def _dynamodb_calls(env: Mapping[str, str], emulator: Server, chats_per_length: 
     )
 
 
+def _relay_cost(
+    stack: Server, bare: Server, headers: dict[str, str], baseline: Server | None
+) -> None:
+    """CPU per relayed token on long answers (no ``chat_id``: the relay, not the saved turn),
+    against the bare proxy and, with ``BENCH_CHAT_BASELINE_TREE``, the baseline checkout."""
+    prompt = " ".join(f"w{i}" for i in range(RELAY_TOKENS - 2))  # "You said:" + words
+    targets = {
+        "bare proxy": Target(bare, "/", {}, prompt=prompt),
+        "stratus": Target(stack, "/v1/chat/completions", headers, prompt=prompt),
+    }
+    if baseline is not None:
+        targets["baseline checkout"] = Target(
+            baseline, "/v1/chat/completions", headers, prompt=prompt
+        )
+    per_token: dict[str, list[float]] = {name: [] for name in targets}
+    for _ in range(ROUNDS):
+        for name, target in targets.items():
+            samples, _, cpu = asyncio.run(_load(target, RELAY_CONCURRENCY, RELAY_STREAMS))
+            per_token[name].append(cpu / (len(samples) * RELAY_TOKENS) * 1e6)
+    floor = median(per_token["bare proxy"])
+    rows = [
+        [name, f"{median(values):.0f}", f"{median(values) / floor:.2f}x"]
+        for name, values in per_token.items()
+    ]
+    print(
+        f"\n## Relay cost: {RELAY_STREAMS} answers of {RELAY_TOKENS} tokens at "
+        f"{TOKEN_DELAY * 1000:.0f} ms per token, {RELAY_CONCURRENCY} at a time, medians of "
+        f"{ROUNDS} interleaved rounds (server CPU, user + system)"
+    )
+    print(table(["server", "CPU us per token", "vs bare proxy"], rows))
+
+
 def main() -> None:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     # moto's request log would drown the tables.
@@ -588,6 +625,14 @@ def main() -> None:
         targets = 3 if BASELINE_TREE else 2
         turns = targets * ROUNDS * sum(c + n for c, n in LEVELS.items()) + STOPS
         headers, chats = _accounts(gateway.url, turns)
+        baseline = None
+        if BASELINE_TREE and PARTS & {"overhead", "relay"}:
+            baseline = stack.enter_context(
+                uvicorn_process(
+                    "stratus (baseline)", "local.composed:create_local_app", app_env,
+                    factory=True, ready="/healthz", root=Path(BASELINE_TREE),
+                )
+            )  # fmt: skip
         if "overhead" in PARTS:
             standin = stack.enter_context(standin_process(env["AWS_ENDPOINT_URL_DYNAMODB"]))
             parallel = stack.enter_context(
@@ -597,15 +642,9 @@ def main() -> None:
                     ready="/healthz",
                 )
             )  # fmt: skip
-            baseline = None
-            if BASELINE_TREE:
-                baseline = stack.enter_context(
-                    uvicorn_process(
-                        "stratus (baseline)", "local.composed:create_local_app", app_env,
-                        factory=True, ready="/healthz", root=Path(BASELINE_TREE),
-                    )
-                )  # fmt: skip
             _overhead(gateway, bare, emulator, headers, chats, parallel, baseline)
+        if "relay" in PARTS:
+            _relay_cost(gateway, bare, headers, baseline)
         other = stack.enter_context(
             uvicorn_process(
                 "stratus (second)", "local.composed:create_local_app", app_env, factory=True,

@@ -174,19 +174,25 @@ class GenerationResponse(Answer):
     async def _generate(self, receive: Receive) -> Outcome:
         if self.ctx.admission.stopped:
             return Outcome(Ending.CANCELLED)
+        loop = asyncio.get_running_loop()
+        # One deadline for the whole stream: the wait below times out at it.
+        deadline = loop.time() + self._time_left()
         relay = asyncio.create_task(self._relay())
         stop = asyncio.create_task(self._watch_stop())
-        deadline = asyncio.create_task(self._watch_deadline())
         disconnect = asyncio.create_task(self._watch_disconnect(receive))
-        pending: set[asyncio.Task[Any]] = {relay, stop, deadline, disconnect}
+        pending: set[asyncio.Task[Any]] = {relay, stop, disconnect}
         try:
             while True:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                done, pending = await asyncio.wait(
+                    pending,
+                    timeout=max(0.0, deadline - loop.time()),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
                 if relay in done:
                     return relay.result()
                 if stop in done:
                     return Outcome(Ending.CANCELLED)
-                if deadline in done:
+                if not done:
                     return Outcome(Ending.INTERRUPTED)
                 if disconnect in done:
                     self._client_gone = True
@@ -285,12 +291,13 @@ class GenerationResponse(Answer):
         chat_id = ctx.turn.chat_id if ctx.turn else None
         await self.registry.stopped(ctx.user_id, ctx.task_id, chat_id, ctx.requested_at_ms)
 
-    async def _watch_deadline(self) -> None:
-        now = time.time()
+    def _time_left(self) -> float:
+        """Seconds until the answer must end: ``STRATUS_CHAT_MAX_SECONDS`` after the request, or
+        the margin before Lambda's deadline, whichever comes first."""
         budget = self.settings.max_generation_seconds - (time.perf_counter() - self.ctx.started)
         if self.ctx.deadline is not None:
-            budget = min(budget, self.ctx.deadline - self.settings.deadline_margin - now)
-        await asyncio.sleep(max(0.0, budget))
+            budget = min(budget, self.ctx.deadline - self.settings.deadline_margin - time.time())
+        return max(0.0, budget)
 
     @staticmethod
     async def _watch_disconnect(receive: Receive) -> None:

@@ -36,6 +36,52 @@ class LineLimits:
     max_total: int
 
 
+class _ReadWatch:
+    """One timer per stream for the read caps, instead of a fresh ``asyncio.timeout`` per read
+    (about 4 us of CPU each, on every token). The timer only acts while a read is waiting:
+    a consumer busy elsewhere (a slow client) never trips it. When a read has waited past its
+    deadline, the response is closed, which ends that read, and the stream reports a timeout."""
+
+    __slots__ = ("_due", "_handle", "_loop", "_response", "deadline", "expired", "reading")
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._response = response
+        self._handle: asyncio.TimerHandle | None = None
+        self._due = 0.0
+        self.deadline = 0.0
+        self.reading = False
+        self.expired = False
+
+    def start_read(self, wait: float) -> None:
+        self.deadline = self._loop.time() + wait
+        self.reading = True
+        # The timer may fire early (it then re-arms), never late: a later deadline keeps it.
+        if self._handle is None or self._due > self.deadline:
+            self._arm()
+
+    def _arm(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._due = self.deadline
+        self._handle = self._loop.call_at(self._due, self._check)
+
+    def _check(self) -> None:
+        self._handle = None
+        if not self.reading:
+            return  # re-armed by the next read
+        if self._loop.time() < self.deadline:
+            self._arm()
+            return
+        self.expired = True
+        self._response.close()
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+
 async def iter_line_batches(
     response: aiohttp.ClientResponse, limits: LineLimits
 ) -> AsyncIterator[list[bytes]]:
@@ -46,36 +92,47 @@ async def iter_line_batches(
     pending = b""
     total = 0
     wait = limits.first_byte_timeout
-    while True:
-        # A fresh timeout per read: a timeout held across ``yield`` would cancel the consumer.
-        try:
-            async with asyncio.timeout(wait):
+    watch = _ReadWatch(response)
+    try:
+        while True:
+            watch.start_read(wait)
+            try:
                 data = await content.readany()
-        except TimeoutError:
-            raise StreamLimitError("The model host stopped sending data (timed out).") from None
-        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, OSError):
-            raise UpstreamClosedError from None
-        if not data:
-            break
-        wait = limits.idle_timeout
-        total += len(data)
-        if total > limits.max_total:
-            raise StreamLimitError("The model host's response exceeded the size limit.")
-        buffer = pending + data if pending else data
-        cut = buffer.rfind(b"\n")
-        if cut < 0:
-            pending = buffer
-        else:
-            pending = buffer[cut + 1 :]
-            lines = [line for line in buffer[:cut].split(b"\n") if line.strip()]
-            if any(len(line) > limits.max_line for line in lines):
+            except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, OSError):
+                if watch.expired:
+                    raise _timed_out() from None
+                raise UpstreamClosedError from None
+            finally:
+                watch.reading = False
+            if watch.expired:
+                raise _timed_out()
+            if not data:
+                break
+            wait = limits.idle_timeout
+            total += len(data)
+            if total > limits.max_total:
+                raise StreamLimitError("The model host's response exceeded the size limit.")
+            buffer = pending + data if pending else data
+            cut = buffer.rfind(b"\n")
+            if cut < 0:
+                pending = buffer
+            else:
+                pending = buffer[cut + 1 :]
+                lines = [line for line in buffer[:cut].split(b"\n") if line.strip()]
+                if any(len(line) > limits.max_line for line in lines):
+                    raise StreamLimitError("The model host sent a line over the size limit.")
+                if lines:
+                    yield lines
+            if len(pending) > limits.max_line:
                 raise StreamLimitError("The model host sent a line over the size limit.")
-            if lines:
-                yield lines
-        if len(pending) > limits.max_line:
-            raise StreamLimitError("The model host sent a line over the size limit.")
+    finally:
+        watch.cancel()
     if pending.strip():
         yield [pending]
+
+
+def _timed_out() -> StreamLimitError:
+    return StreamLimitError("The model host stopped sending data (timed out).")
 
 
 class UpstreamLines:
