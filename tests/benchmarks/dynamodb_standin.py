@@ -27,6 +27,8 @@ from typing import Any
 
 import msgspec
 
+from tests.support.asgi import read_body
+
 SORT_KEY = "chat-state"
 _json = msgspec.json.Decoder()
 _encode = msgspec.json.Encoder().encode
@@ -243,12 +245,7 @@ def standin_app(moto_url: str) -> Any:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
         operation = headers.get("x-amz-target", "").rpartition(".")[2]
         request = _json.decode(body) if body and operation else {}

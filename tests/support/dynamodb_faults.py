@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from tests.support.asgi import read_body
 from tests.support.live_server import live_server
 
 THROTTLED = (
@@ -51,12 +52,7 @@ def _app(faults: DynamoFaults) -> Any:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         headers = {k.decode(): v.decode() for k, v in scope["headers"] if k != b"host"}
         operation = headers.get("x-amz-target", "").rpartition(".")[2]
         with faults.lock:

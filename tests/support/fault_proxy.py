@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from tests.support.asgi import read_body
 from tests.support.live_server import live_server
 
 
@@ -29,12 +30,7 @@ class EmbedFaults:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         if scope["path"] == "/api/embed":
             self.calls += 1
             if self.delay:
