@@ -175,6 +175,8 @@ export function ChatView({ chatId, model, navigate, onChatsChanged }) {
   const scroller = useRef(null);
   const atBottom = useRef(true);
   const anchor = useRef(null);
+  // True while a reflow settles: its scroll events are not the reader's.
+  const reflowing = useRef(false);
   const current = useRef(chatId);
   current.current = chatId;
 
@@ -253,19 +255,36 @@ export function ChatView({ chatId, model, navigate, onChatsChanged }) {
   // bottom, and otherwise the block that was at the top stays there.
   useEffect(() => {
     const el = scroller.current;
-    const observer = new ResizeObserver(() => {
+    const restore = () => {
       if (atBottom.current) {
         el.scrollTop = el.scrollHeight;
       } else if (anchor.current?.node.isConnected) {
         const { node, top } = anchor.current;
         el.scrollTop += node.getBoundingClientRect().top - el.getBoundingClientRect().top - top;
       }
+    };
+    let width = el.clientWidth;
+    const observer = new ResizeObserver(() => {
+      restore();
+      if (el.clientWidth === width) return; // only the height changed: nothing reflowed
+      width = el.clientWidth;
+      // The text reflowed. Blocks off screen (content-visibility: auto) take their new heights
+      // over the next frames, which moves what is below them: the anchor goes back each frame.
+      reflowing.current = true;
+      let frames = 0;
+      const again = () => {
+        restore();
+        if (++frames < 8) requestAnimationFrame(again);
+        else reflowing.current = false;
+      };
+      requestAnimationFrame(again);
     });
     observer.observe(el);
     return () => observer.disconnect();
   }, []);
 
   function onScroll() {
+    if (reflowing.current) return;
     const el = scroller.current;
     atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
     anchor.current = atBottom.current ? null : topAnchor(el);
