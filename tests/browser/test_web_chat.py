@@ -352,6 +352,8 @@ def test_starting_the_model_host_is_shown_with_the_seconds_waited(page: Page, we
     """The real hold: the page signed in (its model list taught the catalog the host's models),
     then the host fell asleep; the message wakes it, 3.5 s of boot."""
     sign_in(page, web_stack, web_stack.user())
+    # The model list has arrived (the composer waits for a model) before the host sleeps.
+    expect(composer(page)).to_be_enabled()
     assert web_stack.supervisor is not None
     web_stack.supervisor.sleep()
     send(page, "are you awake")
