@@ -178,8 +178,6 @@ WHERE q.id = %(question)s AND q.user_id = %(user_id)s AND q.role = 'user'
   AND NOT EXISTS (SELECT 1 FROM messages c WHERE c.parent_id = q.id AND c.id <> %(answer)s)
 """
 
-MESSAGE_ROLE = "SELECT role FROM messages WHERE id = %s AND chat_id = %s AND user_id = %s"
-
 # Before a turn is recorded, in one indexed read: is the chat the caller's (a row, or none),
 # the role of the message it hangs under (``parent_id``), and has the turn's ``id`` been seen.
 TURN_CHECK = """

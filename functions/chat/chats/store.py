@@ -282,10 +282,6 @@ class ChatsStore:
         role, seen = rows[0]
         return (str(role) if role is not None else None), bool(seen)
 
-    async def message_role(self, chat_id: str, user_id: str, message_id: str) -> str | None:
-        rows = await _rows(sql.MESSAGE_ROLE, (message_id, chat_id, user_id))
-        return str(rows[0][0]) if rows else None
-
     async def chat_owner(self, chat_id: str, user_id: str, *, as_admin: bool) -> str | None:
         """The chat's owner, if the caller may act on it (its owner, or any admin)."""
         rows = await _rows(

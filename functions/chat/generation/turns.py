@@ -101,12 +101,10 @@ class TurnKeeper:
         principal: Principal,
         req: ChatCompletionRequest,
         task_id: str,
-        plan: TurnPlan | None = None,
+        plan: TurnPlan,
     ) -> Turn:
-        """Record the turn (``plan`` from ``check``, which this runs itself when not given)."""
+        """Record the turn that ``check`` settled (``plan``)."""
         assert req.chat_id is not None
-        if plan is None:
-            plan = await self.check(principal, req)
         begun = await self.store.begin_turn(
             TurnStart(
                 user_id=principal.user_id,
