@@ -116,7 +116,8 @@ _PATH = r"#\w+(?:\.#\w+)?"
 
 
 def _path(text: str, names: dict[str, str]) -> list[str]:
-    return [names[part] for part in text.strip().split(".")]
+    """A document path: placeholders resolved, plain names (``pk``) as they are."""
+    return [names[part] if part.startswith("#") else part for part in text.strip().split(".")]
 
 
 def _get(item: Item, path: list[str]) -> Any:

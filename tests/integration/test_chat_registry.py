@@ -1,11 +1,17 @@
-"""The generation registry against moto: registration, stop flags, limits and their windows."""
+"""The generation registry against moto: registration, stop flags, limits and their windows.
+
+Each test runs twice: against moto, and against the benchmarks' DynamoDB stand-in
+(``tests.benchmarks.dynamodb_standin``), a measuring device whose figures in RESULTS.md are only
+worth something if chat's calls behave there as they do against moto. Its stop polls once failed
+on every call (a projection naming ``pk`` directly), which went unnoticed without this.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -19,6 +25,9 @@ from functions.chat.generation.user_state import item_key, state_table, table_na
 from stratus.ephemeral.aio import close_tables
 from stratus.errors import ServiceUnavailableError
 from stratus.settings import AwsSettings, ChatSettings, aws_settings
+from tests.benchmarks.dynamodb_standin import standin_app
+from tests.support.live_server import live_server
+from tests.support.services import MotoServer, patched_environ
 
 pytestmark = pytest.mark.anyio
 
@@ -36,6 +45,24 @@ class Clock:
 def chat_settings(**changes) -> ChatSettings:
     base = ChatSettings.from_env({})
     return dataclasses.replace(base, **changes)
+
+
+@pytest.fixture(scope="module")
+def standin(moto: MotoServer) -> Iterator[str]:
+    with live_server(standin_app(moto.endpoint), lifespan="off") as server:
+        yield server.base_url
+
+
+@pytest.fixture(autouse=True, params=["moto", "stand-in"])
+def store(request: pytest.FixtureRequest, env: dict[str, str]) -> Iterator[str]:
+    """Where chat's state calls go: moto itself, or the stand-in in front of it."""
+    if request.param == "moto":
+        yield env["AWS_ENDPOINT_URL_DYNAMODB"]
+        return
+    endpoint = request.getfixturevalue("standin")
+    with patched_environ({"AWS_ENDPOINT_URL_DYNAMODB": endpoint}):
+        assert aws_settings().dynamodb_endpoint == endpoint
+        yield endpoint
 
 
 @pytest.fixture(autouse=True)
