@@ -11,6 +11,7 @@ interval, as before.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -54,7 +55,11 @@ class StopWatch:
         future: asyncio.Future[None] = loop.create_future()
         subscribers.waiting[watch] = future
         if subscribers.poller is None or subscribers.poller.done():
-            subscribers.poller = loop.create_task(self._poll(subscribers))
+            # A context of its own: the poller outlives the request that started it and serves
+            # every other one, so it must not inherit that request's trace span or log keys.
+            subscribers.poller = loop.create_task(
+                self._poll(subscribers), context=contextvars.Context()
+            )
         try:
             await future
         finally:
