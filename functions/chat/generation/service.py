@@ -123,6 +123,10 @@ class GenerationService:
         # model lookup, the turn's insert and the upstream's first output.
         admitting = asyncio.create_task(self._admit(principal, task_id, req.chat_id, info))
         try:
+            # Let it send its request before the CPU work below: it is the longest step before
+            # the upstream request (a DynamoDB round trip), and nothing else here waits on I/O
+            # until the chat's ownership check.
+            await asyncio.sleep(0)
             host = await get_model_host()
             choice = await host.resolve(req.model, principal)
             created = int(time.time())
@@ -133,15 +137,19 @@ class GenerationService:
             turn, beginning = None, None
             if req.chat_id:
                 plan = await self.turns.check(principal, req)
-                if plan.seen:
-                    # A retry: settle the replay before anything reaches the model host.
+                if plan.seen or req.id:
+                    # The client's id is the turn's idempotency key, and the insert reserves it:
+                    # a retry (seen before, or sent at the same moment as this request) is
+                    # settled before anything reaches the model host. The insert still runs
+                    # beside the admission's round trip.
                     try:
                         turn = await self.turns.begin(principal, req, task_id, plan)
                     except ReplayTurnError as replay:
                         await self._withdraw(principal, task_id, admitting)
                         return replay_response(req, replay, created)
                 else:
-                    # Ownership is settled: the insert runs while the upstream request opens.
+                    # Ownership is settled and nothing can conflict: the insert runs while the
+                    # upstream request opens.
                     beginning = asyncio.create_task(self.turns.begin(principal, req, task_id, plan))
         except BaseException:
             await self._withdraw(principal, task_id, admitting)
