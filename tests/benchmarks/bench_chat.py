@@ -37,8 +37,8 @@ ROUNDS = int(os.environ.get("BENCH_CHAT_ROUNDS", "3"))
 # Another checkout's app (e.g. `git archive main | tar -x -C DIR`), measured in the same rounds:
 # a same-run baseline for a change. Same database and DynamoDB; unset: not measured.
 BASELINE_TREE = os.environ.get("BENCH_CHAT_BASELINE_TREE", "")
-# Which tables to run: any of overhead, stop, dynamodb.
-PARTS = set(os.environ.get("BENCH_CHAT_PARTS", "overhead,relay,stop,dynamodb").split(","))
+# Which tables to run: any of overhead, timeline, relay, stop, dynamodb.
+PARTS = set(os.environ.get("BENCH_CHAT_PARTS", "overhead,timeline,relay,stop,dynamodb").split(","))
 # The relay part: long answers, so that the per-token cost dominates the per-request one.
 RELAY_TOKENS = 256
 RELAY_STREAMS = 16
@@ -271,13 +271,16 @@ def _accounts(base_url: str, chats: int) -> tuple[dict[str, str], list[str]]:
             headers={"Authorization": f"Bearer {admin['token']}"},
         ).raise_for_status()
         headers = {"Authorization": f"Bearer {user['token']}"}
-        ids = [
-            client.post(
-                "/api/v1/chats/new", json={"chat": {"title": f"c{i}"}}, headers=headers
-            ).json()["id"]
+    return headers, chats_for(base_url, headers, chats)
+
+
+def chats_for(base_url: str, headers: dict[str, str], chats: int) -> list[str]:
+    """``chats`` new chats of the user ``headers`` sign in as, one per saved turn to come."""
+    with httpx.Client(base_url=base_url, timeout=30, headers=headers) as client:
+        return [
+            client.post("/api/v1/chats/new", json={"chat": {"title": f"c{i}"}}).json()["id"]
             for i in range(chats)
         ]
-    return headers, ids
 
 
 def _overhead(
@@ -643,6 +646,10 @@ def main() -> None:
                 )
             )  # fmt: skip
             _overhead(gateway, bare, emulator, headers, chats, parallel, baseline)
+        if "timeline" in PARTS:
+            from tests.benchmarks.ttft_timeline import ttft_timeline
+
+            ttft_timeline(env, emulator, headers)
         if "relay" in PARTS:
             _relay_cost(gateway, bare, headers, baseline)
         other = stack.enter_context(
