@@ -9,6 +9,12 @@ Parts (``BENCH_HOTPATH_PARTS``, default all):
 - ``lookup``: the session lookup in a transaction (BEGIN, SELECT, COMMIT) against autocommit.
 - ``commit``: the turn's first insert and a checkpoint with ``synchronous_commit`` on against
   off.
+- ``moto``: the local stack's moto server (``local.atomic_moto``: moto's WSGI app on the event
+  loop) against the server it replaced (``moto_threaded``: a2wsgi's worker threads and a lock),
+  for chat's two calls per generation (the registry's start and finish, as the app makes them):
+  the start's latency and moto's CPU per pair, at concurrency 1 and 8.
+- ``hook``: what Litestar's ``before_send`` hook (the request id and the access-log line) adds
+  to each chunk a stream sends: the app's wrapped send against the send it wraps.
 
 Rounds alternate the variants (ABAB...), and tables print medians across rounds.
 """
@@ -27,7 +33,7 @@ from typing import Any
 from tests.benchmarks.processes import wait_http
 from tests.benchmarks.stats import median, table
 
-PARTS = set(os.environ.get("BENCH_HOTPATH_PARTS", "dynamodb,lookup,commit").split(","))
+PARTS = set(os.environ.get("BENCH_HOTPATH_PARTS", "dynamodb,lookup,commit,moto,hook").split(","))
 ROUNDS = int(os.environ.get("BENCH_HOTPATH_ROUNDS", "5"))
 CALLS = int(os.environ.get("BENCH_HOTPATH_CALLS", "200"))
 
@@ -359,9 +365,144 @@ def _print_pair(title: str, found: dict[str, list[tuple[float, float]]]) -> None
     print(table(["variant", "wall ms/call (p50)", "client CPU ms/call"], rows))
 
 
+@contextmanager
+def _moto(module: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    from local.children import free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", module, "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(url + "/moto-api/", process, module)
+        yield url, process
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+async def _generations(url: str, concurrency: int, pairs: int) -> list[float]:
+    """``pairs`` generations' start and finish (the registry's calls), ``concurrency`` users at
+    a time; returns the starts' latencies."""
+    import dataclasses
+
+    from functions.chat.generation.registry import GenerationRegistry
+    from stratus.ephemeral.aio import close_tables
+    from stratus.settings import ChatSettings, aws_settings
+
+    aws = dataclasses.replace(aws_settings(), dynamodb_endpoint=url)
+    settings = dataclasses.replace(
+        ChatSettings.from_env({}), requests_per_minute=1_000_000, daily_token_budget=10**9
+    )
+    registry = GenerationRegistry(settings, aws)
+    latencies: list[float] = []
+
+    async def user(u: int) -> None:
+        for i in range(pairs // concurrency):
+            started = time.perf_counter()
+            admission = await registry.start(
+                f"bench-{u}", f"t{i}", "chat", enforce_limits=True, requested_at_ms=0
+            )
+            latencies.append(time.perf_counter() - started)
+            await registry.finish(f"bench-{u}", f"t{i}", 10, admission)
+
+    await asyncio.gather(*(user(u) for u in range(concurrency)))
+    await close_tables()
+    return latencies
+
+
+def _moto_part() -> None:
+    import psutil
+
+    from stratus.ephemeral.table import create_table
+    from stratus.settings import aws_settings
+    from tests.support.services import aws_env, patched_environ
+
+    servers = {"threads + lock (before)": "tests.benchmarks.moto_threaded",
+               "on the event loop (now)": "local.atomic_moto"}  # fmt: skip
+    found: dict[tuple[str, int], list[tuple[float, float]]] = {}
+    pairs = max(80, CALLS // 2)
+    with (
+        _moto(servers["threads + lock (before)"]) as old,
+        _moto(servers["on the event loop (now)"]) as new,
+    ):
+        running = dict(zip(servers, (old, new), strict=True))
+        for url, _ in running.values():
+            with patched_environ({**aws_env(url), "STRATUS_DYNAMODB_TABLE": "bench-moto"}):
+                create_table(aws_settings())
+        first = next(iter(running.values()))[0]
+        with patched_environ({**aws_env(first), "STRATUS_DYNAMODB_TABLE": "bench-moto"}):
+            for _ in range(ROUNDS):
+                for concurrency in (1, 8):
+                    for name, (url, process) in running.items():
+                        moto = psutil.Process(process.pid)
+                        before = sum(moto.cpu_times()[:2])
+                        latencies = asyncio.run(_generations(url, concurrency, pairs))
+                        cpu = (sum(moto.cpu_times()[:2]) - before) / len(latencies)
+                        found.setdefault((name, concurrency), []).append((median(latencies), cpu))
+    rows = [
+        [
+            name,
+            concurrency,
+            f"{median([w for w, _ in found[(name, concurrency)]]) * 1000:.2f}",
+            f"{median([c for _, c in found[(name, concurrency)]]) * 1000:.2f}",
+        ]
+        for concurrency in (1, 8)
+        for name in servers
+    ]
+    print(
+        f"\n## The local stack's moto server: chat's start and finish, {pairs} generations x "
+        f"{ROUNDS} alternating rounds, medians"
+    )
+    print(table(["server", "concurrency", "start p50 ms", "moto CPU ms per generation"], rows))
+
+
+def _hook_part() -> None:
+    from litestar import Litestar
+
+    from stratus.web.plugin import StratusPlugin
+
+    app = Litestar(route_handlers=[], plugins=[StratusPlugin(service="bench", readiness=())])
+    scope: dict[str, Any] = {"type": "http", "state": {}, "path": "/", "method": "POST"}
+    message = {"type": "http.response.body", "body": b"data: {}\n\n", "more_body": True}
+
+    async def send(_: Any) -> None:
+        return None
+
+    wrapped = app._wrap_send(send, scope)  # type: ignore[arg-type]  # what Litestar.__call__ does
+    n = CALLS * 500
+
+    async def per_chunk(target: Callable[[Any], Awaitable[None]]) -> float:
+        started = time.process_time()
+        for _ in range(n):
+            await target(message)
+        return (time.process_time() - started) / n
+
+    found: dict[str, list[float]] = {"the send it wraps": [], "Litestar's wrapped send": []}
+    for _ in range(ROUNDS):
+        found["the send it wraps"].append(asyncio.run(per_chunk(send)))
+        found["Litestar's wrapped send"].append(asyncio.run(per_chunk(wrapped)))
+    bare, hooked = (median(v) * 1e6 for v in found.values())
+    print(f"\n## The before_send hook per streamed chunk: {n} chunks x {ROUNDS} rounds, medians")
+    print(
+        table(
+            ["send", "CPU us per chunk"],
+            [["the send it wraps", f"{bare:.3f}"],
+             ["Litestar's wrapped send (hook)", f"{hooked:.3f}"],
+             ["the hook's share", f"{hooked - bare:.3f}"]],
+        )
+    )  # fmt: skip
+
+
 def main() -> None:
     if "dynamodb" in PARTS:
         _dynamodb_part()
+    if "moto" in PARTS:
+        _moto_part()
+    if "hook" in PARTS:
+        _hook_part()
     if PARTS & {"lookup", "commit"}:
         with _postgres() as url:
             if "lookup" in PARTS:
