@@ -10,6 +10,7 @@ run a little above the overhead table's; the order and the lengths of the steps 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections import defaultdict
@@ -20,7 +21,7 @@ from typing import Any
 
 from tests.benchmarks.stats import median, table
 
-TURNS = 40
+TURNS = int(os.environ.get("BENCH_CHAT_TIMELINE_TURNS", "60"))
 ROOT = "POST /v1/chat/completions"
 Span = tuple[str, str, str, int, int]  # service, trace id, name, start ns, end ns
 

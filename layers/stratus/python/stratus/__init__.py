@@ -3,4 +3,4 @@
 Nothing here imports ``functions/``; importing any module does no I/O and reads no environment.
 """
 
-__version__ = "0.5.0"
+__version__ = "0.5.1"
