@@ -8,6 +8,8 @@ import { fileName, fileStatus } from "./knowledge.js";
 import { Message } from "./message.js";
 
 const POLL_MS = 1000;
+// After a reflow, how long the height must hold still before the reading position is left alone.
+const SETTLE_MS = 200;
 
 export function duration(seconds) {
   if (seconds < 90) return plural(seconds, "second");
@@ -269,12 +271,23 @@ export function ChatView({ chatId, model, navigate, onChatsChanged }) {
       if (el.clientWidth === width) return; // only the height changed: nothing reflowed
       width = el.clientWidth;
       // The text reflowed. Blocks off screen (content-visibility: auto) take their new heights
-      // over the next frames, which moves what is below them: the anchor goes back each frame.
+      // over the next frames, which moves what is below them: the anchor goes back each frame
+      // until the height has held still for a while (frames come slowly on a busy device, so
+      // a count of frames is not enough), and for two seconds at most.
       reflowing.current = true;
+      const started = performance.now();
       let frames = 0;
+      let height = el.scrollHeight;
+      let changed = started;
       const again = () => {
         restore();
-        if (++frames < 8) requestAnimationFrame(again);
+        const now = performance.now();
+        if (el.scrollHeight !== height) {
+          height = el.scrollHeight;
+          changed = now;
+        }
+        const settled = ++frames >= 8 && now - changed >= SETTLE_MS;
+        if (!settled && now - started < 2000) requestAnimationFrame(again);
         else reflowing.current = false;
       };
       requestAnimationFrame(again);
