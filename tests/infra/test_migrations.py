@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import boto3
 import psycopg
 import pytest
 
@@ -46,14 +45,7 @@ def test_migrations_run_as_a_custom_resource_on_each_new_stratus_layer(
 
 
 def _secrets(moto: MotoServer) -> Any:
-    env = moto.env()
-    return boto3.client(
-        "secretsmanager",
-        endpoint_url=moto.endpoint,
-        region_name=env["AWS_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
+    return moto.client("secretsmanager")
 
 
 @pytest.fixture

@@ -11,26 +11,13 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
-import boto3
 import pytest
 
 from tests.support.services import MotoServer
 
 WRITERS = 8
 EACH = 10
-
-
-def _client(moto: MotoServer) -> Any:
-    env = moto.env()
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=moto.endpoint,
-        region_name=env["AWS_DEFAULT_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
 
 
 @pytest.fixture
@@ -45,7 +32,7 @@ def preemptive() -> Iterator[None]:
 
 @pytest.mark.usefixtures("preemptive")
 def test_concurrent_increments_of_one_item_are_all_kept(moto: MotoServer) -> None:
-    client = _client(moto)
+    client = moto.client("dynamodb")
     table = f"atomic-{uuid.uuid4().hex[:8]}"
     client.create_table(
         TableName=table,
@@ -56,7 +43,7 @@ def test_concurrent_increments_of_one_item_are_all_kept(moto: MotoServer) -> Non
     start = threading.Barrier(WRITERS)
 
     def writer() -> None:
-        mine = _client(moto)  # a client of its own: one connection per writer
+        mine = moto.client("dynamodb")  # a client of its own: one connection per writer
         start.wait()
         for _ in range(EACH):
             mine.update_item(

@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @contextlib.contextmanager
@@ -44,6 +45,19 @@ class MotoServer:
 
     def env(self) -> dict[str, str]:
         return aws_env(self.endpoint)
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of ``service`` on this server, with its test credentials."""
+        import boto3
+
+        env = self.env()
+        return boto3.client(  # type: ignore[call-overload]  # any service name
+            service,
+            endpoint_url=self.endpoint,
+            region_name=env["AWS_REGION"],
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        )
 
 
 def aws_env(endpoint: str) -> dict[str, str]:
